@@ -1,0 +1,165 @@
+"""Training examples for newsqa-mini, built the way the runtime builds its inputs.
+
+Question answering comes from SQuAD v1.1 train: the context is a window of sentences around the
+answer (what retrieval hands the generator: a chunk of a few sentences). Unanswerable examples are
+made the way retrieval fails: the same question with a window that lacks every gold answer (other
+sentences of the same paragraph, or another paragraph of the same article).
+Summarization comes from the news summary and headline pairs.
+Never reads the ``*-dev-public*`` files: those are for measuring.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from newsqa.chunk import split_sentences
+from newsqa.prompts import NO_ANSWER, headline_input, qa_input, summary_input
+
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+MAX_CONTEXT_CHARS = 600  # about 128 MiniLM tokens: the runtime's chunk bound
+SUMMARY_WINDOW_CHARS = 700
+
+
+@dataclass(frozen=True)
+class Example:
+    source: str
+    input: str
+    target: str
+
+
+def _window(sentences, centre: int, rng: random.Random) -> tuple[int, int]:
+    """A random window of sentences around ``centre`` that stays under the context bound."""
+    first = last = centre
+    for _ in range(rng.randint(0, 4)):
+        grow_left = rng.random() < 0.5
+        lo, hi = (first - 1, last) if grow_left else (first, last + 1)
+        if lo < 0 or hi >= len(sentences):
+            lo, hi = (first, last + 1) if grow_left else (first - 1, last)
+        if lo < 0 or hi >= len(sentences):
+            break
+        if sentences[hi].end - sentences[lo].start > MAX_CONTEXT_CHARS:
+            break
+        first, last = lo, hi
+    return first, last
+
+
+def _text(context: str, sentences, first: int, last: int) -> str:
+    return context[sentences[first].start : sentences[last].end]
+
+
+def qa_examples(
+    path: Path, rng: random.Random, negative_rate: float = 0.33
+) -> tuple[list[Example], list[Example]]:
+    """Answerable and unanswerable examples from SQuAD-format JSON: (train, validation)."""
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        articles = json.load(handle)["data"]
+    train: list[Example] = []
+    validation: list[Example] = []
+    for number, article in enumerate(articles):
+        examples = validation if number >= len(articles) - VALIDATION_ARTICLES else train
+        paragraphs = [(p, split_sentences(p["context"])) for p in article["paragraphs"]]
+        for index, (paragraph, sentences) in enumerate(paragraphs):
+            context = paragraph["context"]
+            if not sentences:
+                continue
+            for qa in paragraph["qas"]:
+                answer = qa["answers"][0]
+                start = answer["answer_start"]
+                centre = next((i for i, s in enumerate(sentences) if s.end > start), None)
+                if centre is None:
+                    continue
+                first, last = _window(sentences, centre, rng)
+                window = _text(context, sentences, first, last)
+                if answer["text"] not in window:
+                    continue  # the answer crosses a sentence boundary the window cut
+                examples.append(Example("squad", qa_input(qa["question"], window), answer["text"]))
+                if rng.random() < negative_rate:
+                    negative = _negative_window(paragraphs, index, centre, qa, rng)
+                    if negative:
+                        examples.append(
+                            Example("squad-noans", qa_input(qa["question"], negative), NO_ANSWER)
+                        )
+    return train, validation
+
+
+def _negative_window(paragraphs, index: int, centre: int, qa: dict, rng: random.Random):
+    """A window that retrieval could hand over for this question but that lacks its answer."""
+    golds = {a["text"].lower() for a in qa["answers"]}
+    candidates = []
+    paragraph, sentences = paragraphs[index]
+    others = [i for i in range(len(sentences)) if abs(i - centre) > 1]
+    if others and rng.random() < 0.5:
+        pick = rng.choice(others)
+        candidates.append((paragraph["context"], sentences, pick))
+    else:
+        other = rng.randrange(len(paragraphs))
+        o_paragraph, o_sentences = paragraphs[other]
+        if other != index and o_sentences:
+            candidates.append(
+                (o_paragraph["context"], o_sentences, rng.randrange(len(o_sentences)))
+            )
+    for context, sentences, pick in candidates:
+        first, last = _window(sentences, pick, rng)
+        if first <= centre <= last and context == paragraph["context"]:
+            continue
+        window = _text(context, sentences, first, last)
+        if not any(gold in window.lower() for gold in golds):
+            return window
+    return None
+
+
+def summary_examples(path: Path, rng: random.Random) -> list[Example]:
+    """Summary and headline examples from the news pairs."""
+    examples: list[Example] = []
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            source, article, summary = row["source"], row["article"], row["summary"]
+            if source.endswith("headline"):
+                examples.append(Example(source, headline_input(article), summary))
+            elif source == "bbc-news-summary":
+                examples.extend(_extractive_windows(article, summary, source))
+            else:
+                examples.append(Example(source, summary_input(article[:1500]), summary))
+    return examples
+
+
+def _extractive_windows(article: str, summary: str, source: str) -> list[Example]:
+    """Cut a long article into chunk-sized windows; each target is the summary's sentences in it.
+
+    This is the map step of the runtime's map-reduce: summarize one chunk of a long article.
+    """
+    sentences = split_sentences(article)
+    picked = [s.text in summary for s in sentences]
+    examples = []
+    first = 0
+    while first < len(sentences):
+        last = first
+        while (
+            last + 1 < len(sentences)
+            and sentences[last + 1].end - sentences[first].start <= SUMMARY_WINDOW_CHARS
+        ):
+            last += 1
+        chosen = [sentences[i].text for i in range(first, last + 1) if picked[i]]
+        if chosen:
+            window = article[sentences[first].start : sentences[last].end]
+            examples.append(Example(source, summary_input(window), " ".join(chosen)))
+        first = last + 1
+    return examples
+
+
+VALIDATION_ARTICLES = 8
+"""The last SQuAD train articles are held out of training to score checkpoints."""
+
+
+def build(seed: int = 0, data_dir: Path = SHARED_DATA) -> tuple[list[Example], list[Example]]:
+    """Training and validation examples, shuffled deterministically by ``seed``."""
+    rng = random.Random(seed)
+    train, validation = qa_examples(data_dir / "squad1-train.json.gz", rng)
+    train += summary_examples(data_dir / "summ-train.jsonl.gz", rng)
+    rng.shuffle(train)
+    return train, validation

@@ -1,0 +1,147 @@
+"""From retrieved chunks to an answer: generate, choose, ground in the article, or abstain."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import dataclass
+
+from newsqa.chunk import Chunk, Sentence
+from newsqa.errors import InputError
+from newsqa.generate import Generation, Request, Seq2SeqGenerator
+from newsqa.prompts import NO_ANSWER, qa_request
+from newsqa.results import Answer, Evidence
+
+MAX_QUESTION_CHARS = 1000
+NOT_IN_ARTICLE = "The article does not say."
+MIN_SIMILARITY = 0.05
+"""Below this cosine similarity no retrieved chunk is about the question at all."""
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with what grounding needs: its article and the article's sentences."""
+
+    article_id: str
+    title: str | None
+    text: str  # the whole article text
+    chunk: Chunk
+    sentences: list[Sentence]
+    similarity: float
+
+
+def check_question(question: str) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise InputError("the question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InputError(
+            f"the question is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS}"
+        )
+    return " ".join(question.split())
+
+
+def answer_questions(
+    generator: Seq2SeqGenerator,
+    questions: list[str],
+    passages: list[list[Passage]],
+    grounded: bool,
+    num_beams: int = 4,
+    margin_threshold: float = 0.0,
+) -> list[Answer]:
+    """Answer each question from its passages, all passages generated in one batched call."""
+    requests, owners = [], []
+    for number, (question, found) in enumerate(zip(questions, passages)):
+        for passage in found:
+            text, start = qa_request(question, passage.chunk.text)
+            requests.append(Request(text, start))
+            owners.append((number, passage))
+    beams = (
+        generator.generate(
+            requests,
+            max_new_tokens=24,
+            num_beams=num_beams,
+            grounded=grounded,
+            always_allowed=NO_ANSWER if grounded else None,
+        )
+        if requests
+        else []
+    )
+    candidates: list[list[tuple[float, Passage, Generation, tuple[int, int]]]] = [
+        [] for _ in questions
+    ]
+    for (number, passage), outputs in zip(owners, beams):
+        choice = _choose(outputs, passage)
+        if choice is not None:
+            candidates[number].append((choice[0], passage, choice[1], choice[2]))
+    return [_decide(found, margin_threshold) for found in candidates]
+
+
+def _choose(outputs: list[Generation], passage: Passage):
+    """The best groundable answer of one passage and its margin over "no answer"."""
+    no_answer = [g.logprob for g in outputs if _is_no_answer(g.text)]
+    floor = min((g.logprob for g in outputs), default=0.0) - 1.0
+    no_answer_logprob = no_answer[0] if no_answer else floor
+    for generation in outputs:  # best first
+        if _is_no_answer(generation.text) or not generation.text:
+            continue
+        span = generation.span or align(generation.text, passage.chunk.text)
+        if span is None:
+            continue
+        return generation.logprob - no_answer_logprob, generation, span
+    return None
+
+
+def _decide(found, margin_threshold: float) -> Answer:
+    viable = [c for c in found if c[1].similarity >= MIN_SIMILARITY]
+    if not viable:
+        return Answer(NOT_IN_ARTICLE, False, 1.0 if not found else 0.5, [])
+    margin, passage, _, (start, end) = max(viable, key=lambda c: c[0])
+    confidence = 1.0 / (1.0 + math.exp(-margin))
+    if margin <= margin_threshold:
+        return Answer(NOT_IN_ARTICLE, False, round(1.0 - confidence, 4), [])
+    start, end = passage.chunk.start + start, passage.chunk.start + end
+    sentence = next((s for s in passage.sentences if s.start <= start < s.end), passage.chunk)
+    evidence = Evidence(
+        passage.article_id, passage.title, sentence.text, start, end, round(confidence, 4)
+    )
+    return Answer(passage.text[start:end], True, round(confidence, 4), [evidence])
+
+
+def _is_no_answer(text: str) -> bool:
+    return text.strip().lower().replace(" ", "") == NO_ANSWER
+
+
+def align(answer: str, context: str) -> tuple[int, int] | None:
+    """Where ``answer`` stands in ``context``: exact, then ignoring case, spacing and
+    punctuation spacing, then fuzzy (at least 80 % alike). None when it is not there."""
+    answer = answer.strip()
+    if not answer:
+        return None
+    found = context.find(answer)
+    if found >= 0:
+        return found, found + len(answer)
+    lowered = context.lower().find(answer.lower())
+    if lowered >= 0:
+        return lowered, lowered + len(answer)
+    pieces = [re.escape(p) for p in re.findall(r"\w+|[^\w\s]", answer)]
+    if pieces:
+        match = re.search(r"\s*".join(pieces), context, re.IGNORECASE)
+        if match:
+            return match.start(), match.end()
+    return _fuzzy(answer, context)
+
+
+def _fuzzy(answer: str, context: str) -> tuple[int, int] | None:
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", context)]
+    size = len(answer.split())
+    best, best_span = 0.0, None
+    for width in {max(size - 1, 1), size, size + 1}:
+        for i in range(len(words) - width + 1):
+            start, end = words[i][0], words[i + width - 1][1]
+            ratio = difflib.SequenceMatcher(
+                None, answer.lower(), context[start:end].lower()
+            ).ratio()
+            if ratio > best:
+                best, best_span = ratio, (start, end)
+    return best_span if best >= 0.8 else None

@@ -1,0 +1,252 @@
+"""Seq2SeqGenerator: any Hugging Face seq2seq model, the bundled newsqa-mini by default.
+
+Loads lazily and once, picks the device and dtype, batches ``generate`` with inputs sorted by
+length, and offers grounded decoding: the output may only be a span of the input's context (or
+the no-answer target), so an answer is quoted from the article by construction.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+
+from newsqa.devices import resolve_device
+from newsqa.errors import ModelError
+
+BUNDLED_MODEL = "newsqa-mini"
+
+
+def bundled_model_path() -> Path:
+    """The shipped newsqa-mini folder: inside the installed package, or ``models/`` in a checkout."""
+    try:
+        packaged = Path(str(resources.files("newsqa.bundled_model")))
+        if (packaged / "config.json").exists():
+            return packaged
+    except ModuleNotFoundError:
+        pass
+    return Path(__file__).resolve().parent.parent / "models" / BUNDLED_MODEL
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One output: its text, its log-probability, and for grounded outputs the source span."""
+
+    text: str
+    logprob: float
+    span: tuple[int, int] | None = None  # character offsets into the grounded context
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to generate from: the encoder text, and optionally where the quotable context lies."""
+
+    text: str
+    context_start: int | None = None  # grounded decoding quotes only text[context_start:]
+
+
+class Seq2SeqGenerator:
+    """Batched generation over ``AutoModelForSeq2SeqLM``; loaded on first use."""
+
+    def __init__(
+        self,
+        model: str | None = None,
+        device: str | None = "auto",
+        max_input_tokens: int = 256,
+        batch_size: int = 16,
+        quantize: bool = False,
+    ):
+        self.name = model or os.environ.get("NEWSQA_MODEL") or BUNDLED_MODEL
+        self.device = resolve_device(device)
+        self.max_input_tokens = max_input_tokens
+        self.batch_size = batch_size
+        self.quantize = quantize and self.device == "cpu"
+
+    @property
+    def is_bundled(self) -> bool:
+        return self.name == BUNDLED_MODEL
+
+    @cached_property
+    def _loaded(self):
+        import torch
+        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+        location = str(bundled_model_path()) if self.is_bundled else self.name
+        if self.is_bundled and not Path(location, "config.json").exists():
+            raise ModelError(f"the bundled model is missing from {location}: reinstall newsqa")
+        dtype = torch.float32
+        if self.device.startswith("cuda"):
+            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(location)
+            model = AutoModelForSeq2SeqLM.from_pretrained(location, dtype=dtype)
+        except (OSError, ValueError, KeyError) as error:
+            raise ModelError(
+                f"cannot load seq2seq model {self.name!r}: {str(error).splitlines()[0]} — "
+                "give a local folder, or go online once so the hub can cache it "
+                "(e.g. huggingface-cli download google/flan-t5-base)"
+            ) from error
+        model.eval().to(self.device)
+        if self.quantize:
+            model = torch.ao.quantization.quantize_dynamic(
+                model, {torch.nn.Linear}, dtype=torch.qint8
+            )
+        return tokenizer, model
+
+    @property
+    def tokenizer(self):
+        return self._loaded[0]
+
+    @property
+    def model(self):
+        return self._loaded[1]
+
+    def generate(
+        self,
+        requests: list[Request],
+        max_new_tokens: int = 32,
+        num_beams: int = 4,
+        grounded: bool = False,
+        always_allowed: str | None = None,
+        no_repeat_ngram_size: int = 0,
+    ) -> list[list[Generation]]:
+        """For each request, its beams best first. Inputs are batched, sorted by length.
+
+        With ``grounded``, every output is a span of the request's context or the
+        ``always_allowed`` text (the no-answer target).
+        """
+        import torch
+
+        tokenizer, model = self._loaded
+        encoded = tokenizer(
+            [r.text for r in requests],
+            truncation=True,
+            max_length=self.max_input_tokens,
+            return_offsets_mapping=grounded,
+        )
+        order = sorted(range(len(requests)), key=lambda i: len(encoded["input_ids"][i]))
+        results: list[list[Generation]] = [[] for _ in requests]
+        fixed = None
+        if grounded and always_allowed:
+            fixed = tokenizer(always_allowed, add_special_tokens=False)["input_ids"]
+        for first in range(0, len(order), self.batch_size):
+            batch = order[first : first + self.batch_size]
+            features = [{"input_ids": encoded["input_ids"][i]} for i in batch]
+            inputs = tokenizer.pad(features, return_tensors="pt").to(self.device)
+            constraint = None
+            spans = None
+            if grounded:
+                spans = [self._context_tokens(encoded, i, requests[i]) for i in batch]
+                constraint = _SpanConstraint([s[0] for s in spans], fixed, self._eos, tokenizer)
+            with torch.inference_mode():
+                output = model.generate(
+                    **inputs,
+                    max_new_tokens=max_new_tokens,
+                    num_beams=num_beams,
+                    num_return_sequences=num_beams,
+                    length_penalty=0.0,
+                    early_stopping=True,
+                    do_sample=False,
+                    no_repeat_ngram_size=no_repeat_ngram_size,
+                    prefix_allowed_tokens_fn=constraint,
+                    output_scores=True,
+                    return_dict_in_generate=True,
+                )
+            sequences = output.sequences.tolist()
+            scores = (
+                output.sequences_scores.tolist()
+                if getattr(output, "sequences_scores", None) is not None
+                else [0.0] * len(sequences)
+            )
+            for position, index in enumerate(batch):
+                for beam in range(num_beams):
+                    row = position * num_beams + beam
+                    tokens = [t for t in sequences[row] if t not in self._special_ids]
+                    text = tokenizer.decode(tokens, skip_special_tokens=True).strip()
+                    span = None
+                    if spans is not None:
+                        span = _locate(tokens, *spans[position])
+                    results[index].append(Generation(text, float(scores[row]), span))
+        return results
+
+    @cached_property
+    def _eos(self) -> int:
+        config = self.model.generation_config
+        eos = config.eos_token_id
+        return eos[0] if isinstance(eos, list) else int(eos)
+
+    @cached_property
+    def _special_ids(self) -> set[int]:
+        config = self.model.generation_config
+        ids = set(self.tokenizer.all_special_ids)
+        for value in (config.decoder_start_token_id, config.bos_token_id, config.pad_token_id):
+            if value is not None:
+                ids.add(int(value))
+        return ids
+
+    def _context_tokens(self, encoded, index: int, request: Request):
+        """The context's token ids and their character offsets inside the request text."""
+        start = request.context_start or 0
+        ids = encoded["input_ids"][index]
+        offsets = encoded["offset_mapping"][index]
+        kept = [
+            (token, offset)
+            for token, offset in zip(ids, offsets)
+            if offset[0] >= start and offset[1] > offset[0] and token not in self._special_ids
+        ]
+        return [t for t, _ in kept], [(a - start, b - start) for _, (a, b) in kept]
+
+
+class _SpanConstraint:
+    """``prefix_allowed_tokens_fn``: the next token must continue a span of the context."""
+
+    def __init__(self, contexts: list[list[int]], fixed: list[int] | None, eos: int, tokenizer):
+        self.contexts = contexts
+        self.fixed = fixed or []
+        self.eos = eos
+        self.special = set(tokenizer.all_special_ids)
+        vocabulary = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+        self.continuation = {i for i, t in enumerate(vocabulary) if t and t.startswith("##")}
+
+    def __call__(self, batch_id: int, prefix) -> list[int]:
+        context = self.contexts[batch_id]
+        generated = [t for t in prefix.tolist() if t not in self.special]
+        size = len(generated)
+        allowed: set[int] = set()
+        if size == 0:
+            allowed = {t for t in context if t not in self.continuation}
+        else:
+            for position in _occurrences(context, generated):
+                after = position + size
+                if after < len(context):
+                    allowed.add(context[after])
+                if after >= len(context) or context[after] not in self.continuation:
+                    allowed.add(self.eos)
+        if self.fixed:
+            if generated == self.fixed:
+                allowed.add(self.eos)
+            elif self.fixed[:size] == generated:
+                allowed.add(self.fixed[size])
+        return sorted(allowed) or [self.eos]
+
+
+def _occurrences(context: list[int], span: list[int]) -> list[int]:
+    size = len(span)
+    return [
+        i
+        for i in range(len(context) - size + 1)
+        if context[i] == span[0] and context[i : i + size] == span
+    ]
+
+
+def _locate(tokens: list[int], context: list[int], offsets) -> tuple[int, int] | None:
+    """Character span of the first occurrence of ``tokens`` in the context, if any."""
+    if not tokens:
+        return None
+    found = _occurrences(context, tokens)
+    if not found:
+        return None
+    first = found[0]
+    return offsets[first][0], offsets[first + len(tokens) - 1][1]

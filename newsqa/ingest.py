@@ -1,0 +1,199 @@
+"""Articles in: text, HTML, a file, stdin or a URL, to clean text and a title.
+
+HTML goes through trafilatura (boilerplate removed, title kept). Plain text loses its page
+furniture (comment forms, "Must Read" teasers, advertisement markers). White space is normalised
+and :class:`OffsetMap` maps every character of the clean text back to the source text.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from newsqa.errors import InputError
+
+MAX_ARTICLE_BYTES = 10 * 1024 * 1024
+"""Larger inputs are refused: split them into articles first (a news article is ~10 KB)."""
+URL_TIMEOUT_SECONDS = 15
+_WHITESPACE = re.compile(r"\s+")
+_URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
+_HTML = re.compile(r"<\s*(!doctype\s+html|html|head|body|article|div|p|script|nav)\b", re.I)
+_PATH_LIKE = re.compile(r"^(~|\.{1,2})?/|\.(txt|html?|md|text)$", re.IGNORECASE)
+_FURNITURE = re.compile(
+    r"^\W*(please enter your (comment|name)|leave a (reply|comment)|must read|"
+    r"advertis(e)?ment|related (articles|posts|stories)|read more|share this( article)?|"
+    r"subscribe to|sign up for our newsletter|follow us on|you may also like|"
+    r"most popular|recommended for you|comments?)\W*$",
+    re.IGNORECASE,
+)
+_FOOTER_STARTS = re.compile(
+    r"^\W*(please enter your comment|leave a (reply|comment)|must read|you may also like|"
+    r"related (articles|posts|stories)|recommended for you)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class OffsetMap:
+    """Maps positions of the clean text back to the source text, one breakpoint per edit."""
+
+    clean_starts: list[int] = field(default_factory=lambda: [0])
+    source_starts: list[int] = field(default_factory=lambda: [0])
+
+    def to_source(self, position: int) -> int:
+        segment = bisect.bisect_right(self.clean_starts, position) - 1
+        return self.source_starts[segment] + position - self.clean_starts[segment]
+
+
+@dataclass
+class Document:
+    """A cleaned article: ``text`` is what offsets refer to."""
+
+    text: str
+    title: str | None
+    source: str
+    offsets: OffsetMap
+
+
+def normalize_whitespace(text: str) -> tuple[str, OffsetMap]:
+    """Collapse white space (paragraph breaks kept as a blank line) and map offsets back."""
+    start, end = len(text) - len(text.lstrip()), len(text.rstrip())
+    mapping = OffsetMap([0], [start])
+    pieces: list[str] = []
+    clean_length, cursor = 0, start
+    for match in _WHITESPACE.finditer(text, start, end):
+        run = match.group()
+        replacement = "\n\n" if run.count("\n") >= 2 else "\n" if "\n" in run else " "
+        if run == replacement:
+            continue
+        pieces += [text[cursor : match.start()], replacement]
+        clean_length += match.start() - cursor + len(replacement)
+        cursor = match.end()
+        mapping.clean_starts.append(clean_length)
+        mapping.source_starts.append(cursor)
+    pieces.append(text[cursor:end])
+    return "".join(pieces), mapping
+
+
+def strip_furniture(text: str) -> str:
+    """Drop page furniture lines; cut a trailing footer that starts with a comment form/teaser."""
+    lines = text.split("\n")
+    for number, line in enumerate(lines):
+        if number > len(lines) // 3 and _FOOTER_STARTS.match(line.strip()):
+            lines = lines[:number]
+            break
+    kept = [line for line in lines if not _FURNITURE.match(line.strip())]
+    return "\n".join(kept).strip()
+
+
+def decode(data: bytes, source: str) -> str:
+    """Bytes to text: UTF-8 first, then the best detected encoding; binary data is refused."""
+    if b"\x00" in data[:8192]:
+        raise InputError(f"{source} looks like a binary file, not an article")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise InputError(f"{source}: cannot tell the text encoding; save it as UTF-8")
+    return str(best)
+
+
+def _read_limited(stream, source: str) -> bytes:
+    data = stream.read(MAX_ARTICLE_BYTES + 1)
+    if len(data) > MAX_ARTICLE_BYTES:
+        raise InputError(
+            f"{source} is larger than {MAX_ARTICLE_BYTES // (1024 * 1024)} MB; "
+            "split it into articles first"
+        )
+    return data
+
+
+def read_path(path: Path) -> bytes:
+    if not path.exists():
+        raise InputError(f"no such file: {path}")
+    if path.is_dir():
+        raise InputError(f"{path} is a directory; name an article file")
+    try:
+        with path.open("rb") as handle:
+            return _read_limited(handle, str(path))
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror}") from error
+
+
+def fetch_url(url: str) -> bytes:
+    request = urllib.request.Request(url, headers={"User-Agent": "newsqa/0.1 (+local reader)"})
+    try:
+        with urllib.request.urlopen(request, timeout=URL_TIMEOUT_SECONDS) as response:
+            return _read_limited(response, url)
+    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        raise InputError(
+            f"cannot fetch {url}: {reason} (offline? save the page and pass the file)"
+        ) from error
+
+
+def looks_like_html(text: str) -> bool:
+    return bool(_HTML.search(text[:4096]))
+
+
+def from_html(html: str, source: str) -> tuple[str, str | None]:
+    import trafilatura
+
+    body = trafilatura.extract(html, include_comments=False, include_tables=False)
+    if not body or not body.strip():
+        raise InputError(f"{source}: the HTML holds no article text (only scripts or navigation)")
+    metadata = trafilatura.extract_metadata(html)
+    return body, (metadata.title if metadata and metadata.title else None)
+
+
+def _title_from_text(text: str) -> str | None:
+    first = text.split("\n", 1)[0].strip()
+    if 0 < len(first) <= 200 and "\n" in text and not first.endswith((".", "?", "!", ":")):
+        return first
+    return None
+
+
+def clean(raw: str, source: str, title: str | None = None) -> Document:
+    """Raw text or HTML to a :class:`Document`; refuses what holds no text."""
+    if looks_like_html(raw):
+        body, html_title = from_html(raw, source)
+        title = title or html_title
+    else:
+        body = strip_furniture(raw)
+    text, offsets = normalize_whitespace(body)
+    if not text.strip():
+        raise InputError(f"{source} holds no text")
+    return Document(text, title or _title_from_text(text), source, offsets)
+
+
+def load(source: str, title: str | None = None) -> Document:
+    """Text, HTML, a file path, ``-`` (stdin) or an http(s) URL, cleaned."""
+    if not isinstance(source, str):
+        raise InputError("an article must be given as text, a path, a URL or '-'")
+    if source == "-":
+        return clean(decode(_read_limited(sys.stdin.buffer, "stdin"), "stdin"), "stdin", title)
+    stripped = source.strip()
+    if not stripped:
+        raise InputError("the article is empty")
+    if _URL.match(stripped):
+        return clean(decode(fetch_url(stripped), stripped), stripped, title)
+    if "\n" not in stripped and len(stripped) < 4096:
+        path = Path(stripped).expanduser()
+        try:
+            exists = path.exists()
+        except OSError:
+            exists = False
+        if exists or _PATH_LIKE.search(stripped):
+            return clean(decode(read_path(path), str(path)), str(path), title)
+    if len(source.encode("utf-8", "surrogatepass")) > MAX_ARTICLE_BYTES:
+        raise InputError(f"the article is larger than {MAX_ARTICLE_BYTES // (1024 * 1024)} MB")
+    return clean(source, "text", title)

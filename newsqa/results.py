@@ -1,0 +1,51 @@
+"""The public result types: plain dataclasses, easy to print and to turn into JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Article:
+    """An added article. ``text`` is the cleaned text that every offset refers to."""
+
+    id: str
+    title: str | None
+    text: str
+    source: str = "text"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where an answer or summary comes from: ``article.text[start:end]`` is the quoted span."""
+
+    article_id: str
+    title: str | None
+    sentence: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer; ``answerable`` is False when the article does not say."""
+
+    text: str
+    answerable: bool
+    confidence: float
+    evidence: list[Evidence] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A summary written by the generator, with the sentences it draws on as evidence."""
+
+    text: str
+    evidence: list[Evidence] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,130 @@
+"""Summaries of articles of any length: map-reduce over sentence windows, then recasing.
+
+Map: the generator summarizes each window of sentences (batched). Reduce: the partial
+summaries, in article order, are summarized again until they fit ``max_words``. The uncased
+model's words get the article's casing back, and each summary sentence cites its closest
+article sentence as evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from newsqa.chunk import Sentence, split_sentences
+from newsqa.generate import Request, Seq2SeqGenerator
+from newsqa.prompts import summary_input
+from newsqa.results import Article, Evidence, Summary
+
+WINDOW_CHARS = 700
+"""One map window: about the chunk size the bundled model was trained to summarize."""
+MAX_ROUNDS = 4
+_TOKEN = re.compile(r"\w+(?:['’]\w+)?|[^\w\s]")
+_NO_SPACE_BEFORE = set(".,;:!?%)]}”’'")
+_NO_SPACE_AFTER = set("([{“‘$")
+
+
+def windows(text: str, sentences: list[Sentence], limit: int = WINDOW_CHARS) -> list[str]:
+    """Consecutive sentences grouped into windows of at most ``limit`` characters."""
+    groups: list[str] = []
+    first = 0
+    while first < len(sentences):
+        last = first
+        while (
+            last + 1 < len(sentences) and sentences[last + 1].end - sentences[first].start <= limit
+        ):
+            last += 1
+        groups.append(text[sentences[first].start : sentences[last].end])
+        first = last + 1
+    return groups
+
+
+def summarize_article(
+    generator: Seq2SeqGenerator, article: Article, sentences: list[Sentence], max_words: int = 80
+) -> Summary:
+    """Map-reduce summary of ``article`` in at most ``max_words`` words, with evidence."""
+    max_words = max(int(max_words), 5)
+    parts = windows(article.text, sentences)
+    for _ in range(MAX_ROUNDS):
+        outputs = generator.generate(
+            [Request(summary_input(part)) for part in parts],
+            max_new_tokens=min(128, int(max_words * 1.6) + 8),
+            num_beams=2,
+            no_repeat_ngram_size=3,
+        )
+        combined = _dedupe(" ".join(beams[0].text for beams in outputs if beams[0].text))
+        if len(combined.split()) <= max_words or len(parts) == 1:
+            break
+        parts = windows(combined, split_sentences(combined))
+    text = _truncate(recase(combined, article.text), max_words)
+    return Summary(text, _evidence(text, article, sentences))
+
+
+def recase(text: str, source: str) -> str:
+    """Give an uncased model's words the casing they have in ``source``; tidy the spacing."""
+    forms: dict[str, Counter] = {}
+    for word in re.findall(r"\w+(?:['’]\w+)?", source):
+        forms.setdefault(word.lower(), Counter())[word] += 1
+    pieces: list[str] = []
+    capitalize = True
+    for token in _TOKEN.findall(text):
+        known = forms.get(token.lower())
+        word = known.most_common(1)[0][0] if known else token
+        if capitalize and word[:1].isalpha():
+            word = word[0].upper() + word[1:]
+            capitalize = False
+        if pieces and token not in _NO_SPACE_BEFORE and pieces[-1][-1:] not in _NO_SPACE_AFTER:
+            pieces.append(" ")
+        pieces.append(word)
+        if token in {".", "!", "?"}:
+            capitalize = True
+    return "".join(pieces).strip()
+
+
+def _dedupe(text: str) -> str:
+    seen, kept = set(), []
+    for sentence in split_sentences(text):
+        key = re.sub(r"\W+", " ", sentence.text.lower()).strip()
+        if key and key not in seen:
+            seen.add(key)
+            kept.append(sentence.text)
+    return " ".join(kept)
+
+
+def _truncate(text: str, max_words: int) -> str:
+    """At most ``max_words`` words, cut at a sentence end where one is near."""
+    kept, count = [], 0
+    for sentence in split_sentences(text):
+        words = len(sentence.text.split())
+        if count + words > max_words:
+            if not kept:
+                kept.append(" ".join(sentence.text.split()[:max_words]))
+            break
+        kept.append(sentence.text)
+        count += words
+    return " ".join(kept)
+
+
+def _evidence(summary: str, article: Article, sentences: list[Sentence]) -> list[Evidence]:
+    """For each summary sentence, the article sentence that shares most of its words."""
+    vocab = [set(re.findall(r"\w+", s.text.lower())) for s in sentences]
+    cited: list[Evidence] = []
+    for sentence in split_sentences(summary):
+        words = set(re.findall(r"\w+", sentence.text.lower()))
+        if not words or not sentences:
+            continue
+        overlaps = [len(words & v) / len(words) for v in vocab]
+        best = max(range(len(sentences)), key=overlaps.__getitem__)
+        source = sentences[best]
+        if overlaps[best] > 0 and all(e.start != source.start for e in cited):
+            cited.append(
+                Evidence(
+                    article.id,
+                    article.title,
+                    source.text,
+                    source.start,
+                    source.end,
+                    round(overlaps[best], 4),
+                )
+            )
+    return cited
