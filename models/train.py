@@ -79,7 +79,7 @@ def configure_tokens(model: EncoderDecoderModel) -> None:
 
 
 def freeze_word_embeddings(model: EncoderDecoderModel) -> None:
-    """The vocabulary stays MiniLM's: the tied output layer then scores tokens as MiniLM sees them."""
+    """Keep MiniLM's vocabulary: the tied output layer scores tokens as MiniLM sees them."""
     model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
     model.decoder.bert.embeddings.word_embeddings.weight.requires_grad_(False)
 

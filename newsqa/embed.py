@@ -62,7 +62,10 @@ class Embedder:
 
     @property
     def dimension(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
+        model = self.model
+        method = getattr(model, "get_embedding_dimension", None)
+        method = method or model.get_sentence_embedding_dimension  # sentence-transformers < 6
+        return int(method())
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])

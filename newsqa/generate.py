@@ -20,7 +20,7 @@ BUNDLED_MODEL = "newsqa-mini"
 
 
 def bundled_model_path() -> Path:
-    """The shipped newsqa-mini folder: inside the installed package, or ``models/`` in a checkout."""
+    """The shipped newsqa-mini: inside the installed package, or ``models/`` in a checkout."""
     try:
         packaged = Path(str(resources.files("newsqa.bundled_model")))
         if (packaged / "config.json").exists():

@@ -20,6 +20,8 @@ from newsqa.errors import InputError
 MAX_ARTICLE_BYTES = 10 * 1024 * 1024
 """Larger inputs are refused: split them into articles first (a news article is ~10 KB)."""
 URL_TIMEOUT_SECONDS = 15
+MIN_HTML_WORDS = 8
+"""HTML whose extracted text is shorter than this is navigation, not an article."""
 _WHITESPACE = re.compile(r"\s+")
 _URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
 _HTML = re.compile(r"<\s*(!doctype\s+html|html|head|body|article|div|p|script|nav)\b", re.I)
@@ -149,7 +151,7 @@ def from_html(html: str, source: str) -> tuple[str, str | None]:
     import trafilatura
 
     body = trafilatura.extract(html, include_comments=False, include_tables=False)
-    if not body or not body.strip():
+    if not body or len(body.split()) < MIN_HTML_WORDS:
         raise InputError(f"{source}: the HTML holds no article text (only scripts or navigation)")
     metadata = trafilatura.extract_metadata(html)
     return body, (metadata.title if metadata and metadata.title else None)

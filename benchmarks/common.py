@@ -1,0 +1,41 @@
+"""Helpers shared by the benchmark scripts: data paths, tables, JSON results."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def print_table(title: str, header: list[str], rows: list[list]) -> None:
+    cells = [header] + [[f"{c:.2f}" if isinstance(c, float) else str(c) for c in r] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    print(f"\n{title}")
+    for number, row in enumerate(cells):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+        if number == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def write_result(name: str, payload: dict) -> Path:
+    """Write ``benchmarks/results/NAME.json`` atomically, with when and where it was measured."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        **payload,
+    }
+    target = RESULTS / f"{name}.json"
+    temp = target.with_suffix(".json.tmp")
+    temp.write_text(json.dumps(payload, indent=2) + "\n")
+    temp.replace(target)
+    return target

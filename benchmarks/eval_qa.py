@@ -1,0 +1,143 @@
+"""SQuAD v2 EM/F1 of the library on ../shared/data/squad2-dev-public.json.
+
+Two modes: ``gold`` (the question's own paragraph is the article) and ``article`` (the whole
+Wikipedia article is added and the library's retrieval finds the passage). Scores use SQuAD's
+official normalisation, best over gold answers, split HasAns / NoAns.
+
+    python benchmarks/eval_qa.py --limit 1000 --modes gold article
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import SHARED_DATA, print_table, write_result  # noqa: E402
+
+from newsqa import NewsQA  # noqa: E402
+from newsqa.metrics import best_over_golds, exact_match, f1_score  # noqa: E402
+
+
+def load_questions(limit: int | None, seed: int = 0) -> list[dict]:
+    """Questions with their paragraph and article, a deterministic sample if ``limit``."""
+    data = json.loads((SHARED_DATA / "squad2-dev-public.json").read_text())["data"]
+    rows = []
+    for article in data:
+        article_text = "\n\n".join(p["context"] for p in article["paragraphs"])
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                golds = [a["text"] for a in qa["answers"]] if not qa["is_impossible"] else []
+                rows.append(
+                    {
+                        "id": qa["id"],
+                        "question": qa["question"],
+                        "golds": golds,
+                        "paragraph": paragraph["context"],
+                        "title": article["title"],
+                        "article": article_text,
+                    }
+                )
+    if limit and limit < len(rows):
+        rows = random.Random(seed).sample(rows, limit)
+    return rows
+
+
+def evaluate(qa: NewsQA, rows: list[dict], mode: str) -> dict:
+    """Add each distinct context once, then answer its questions in batches."""
+    by_context: dict[str, list[dict]] = {}
+    for row in rows:
+        by_context.setdefault(row["paragraph" if mode == "gold" else "article"], []).append(row)
+    predictions = {}
+    started = time.perf_counter()
+    for context, group in by_context.items():
+        article = qa.add(context)
+        answers = qa.ask_many([r["question"] for r in group], article=article.id)
+        for row, answer in zip(group, answers):
+            predictions[row["id"]] = answer.text if answer.answerable else ""
+        for article_id in [article.id]:
+            qa.remove(article_id)
+    seconds = time.perf_counter() - started
+    return score(rows, predictions) | {
+        "seconds": round(seconds, 1),
+        "questions_per_second": round(len(rows) / seconds, 2),
+    }
+
+
+def score(rows: list[dict], predictions: dict[str, str]) -> dict:
+    parts = {"all": [], "HasAns": [], "NoAns": []}
+    for row in rows:
+        prediction = predictions[row["id"]]
+        pair = (
+            best_over_golds(exact_match, prediction, row["golds"]),
+            best_over_golds(f1_score, prediction, row["golds"]),
+        )
+        parts["all"].append(pair)
+        parts["HasAns" if row["golds"] else "NoAns"].append(pair)
+    result = {}
+    for name, pairs in parts.items():
+        if pairs:
+            result[name] = {
+                "count": len(pairs),
+                "exact": round(100 * sum(p[0] for p in pairs) / len(pairs), 2),
+                "f1": round(100 * sum(p[1] for p in pairs) / len(pairs), 2),
+            }
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--limit", type=int, default=None, help="sample this many questions")
+    parser.add_argument(
+        "--modes", nargs="+", default=["gold", "article"], choices=["gold", "article"]
+    )
+    parser.add_argument("--decoding", nargs="+", default=["grounded"], choices=["grounded", "free"])
+    parser.add_argument("--model", default=None, help="seq2seq model (default: newsqa-mini)")
+    parser.add_argument("--quantize", action="store_true", help="int8 dynamic quantization")
+    parser.add_argument("--name", default="eval_qa", help="results file name")
+    args = parser.parse_args()
+
+    rows = load_questions(args.limit)
+    table, results = [], {}
+    for decoding in args.decoding:
+        qa = NewsQA(
+            device="cpu", model=args.model, grounded=decoding == "grounded", quantize=args.quantize
+        )
+        for mode in args.modes:
+            result = evaluate(qa, rows, mode)
+            results[f"{mode}/{decoding}"] = result
+            table.append(
+                [
+                    mode,
+                    decoding,
+                    result["all"]["count"],
+                    result["HasAns"]["f1"],
+                    result["HasAns"]["exact"],
+                    result["NoAns"]["exact"],
+                    result["all"]["f1"],
+                    result["questions_per_second"],
+                ]
+            )
+    print_table(
+        "SQuAD v2 dev (public half)",
+        ["mode", "decoding", "questions", "HasAns F1", "HasAns EM", "NoAns acc", "all F1", "q/s"],
+        table,
+    )
+    path = write_result(
+        args.name,
+        {
+            "model": args.model or "newsqa-mini",
+            "limit": args.limit,
+            "quantize": args.quantize,
+            "results": results,
+        },
+    )
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()

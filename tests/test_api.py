@@ -1,0 +1,97 @@
+"""The public API end to end, on the bundled models and the seed article."""
+
+import dataclasses
+
+import pytest
+
+import newsqa
+from newsqa.errors import InputError, NotFoundError
+
+
+def test_how_many_soldiers_is_answered_with_evidence_and_offsets(qa):
+    article = qa.articles()[0]
+    answer = qa.ask("how many soldiers?")
+    assert answer.answerable
+    assert "46" in answer.text
+    evidence = answer.evidence[0]
+    assert evidence.article_id == article.id
+    assert evidence.sentence.startswith("The statement said a total of 46 members")
+    assert article.text[evidence.start : evidence.end] == answer.text
+    assert 0.0 <= answer.confidence <= 1.0
+
+
+def test_a_question_the_article_does_not_answer_is_refused(qa):
+    answer = qa.ask("who won the football match?")
+    assert not answer.answerable
+    assert answer.evidence == []
+
+
+def test_answers_keep_the_articles_casing(qa):
+    answer = qa.ask("Near which border town did the soldiers cross?")
+    assert answer.answerable
+    span = qa.articles()[0].text[answer.evidence[0].start : answer.evidence[0].end]
+    assert answer.text == span
+    assert any(ch.isupper() for ch in answer.text)
+
+
+def test_ask_many_matches_ask_one_by_one(qa):
+    questions = ["how many soldiers?", "how many officers crossed the border?"]
+    together = qa.ask_many(questions)
+    alone = [qa.ask(q) for q in questions]
+    assert [a.text for a in together] == [a.text for a in alone]
+
+
+def test_ask_across_articles_cites_the_right_one(qa, squad_dev):
+    other = squad_dev[0]["paragraphs"][0]
+    engine = newsqa.NewsQA(device="cpu")
+    seed = engine.add(qa.articles()[0].text)
+    added = engine.add(other["context"])
+    answer = engine.ask("how many soldiers crossed the border?")
+    assert answer.evidence and answer.evidence[0].article_id == seed.id
+    engine.remove(added.id)
+    assert [a.id for a in engine.articles()] == [seed.id]
+
+
+def test_summary_is_short_cased_and_cites_the_article(qa):
+    summary = qa.summarize(max_words=60)
+    article = qa.articles()[0]
+    assert 5 <= len(summary.text.split()) <= 60
+    assert summary.text[0].isupper()
+    assert summary.evidence
+    for evidence in summary.evidence:
+        assert article.text[evidence.start : evidence.end] == evidence.sentence
+
+
+def test_one_shot_helpers(seed_text):
+    assert "46" in newsqa.ask("how many soldiers?", seed_text).text
+    assert newsqa.summarize(seed_text, max_words=40).text
+
+
+def test_result_types_have_the_documented_fields():
+    assert [f.name for f in dataclasses.fields(newsqa.Answer)] == [
+        "text",
+        "answerable",
+        "confidence",
+        "evidence",
+    ]
+    assert [f.name for f in dataclasses.fields(newsqa.Evidence)] == [
+        "article_id",
+        "title",
+        "sentence",
+        "start",
+        "end",
+        "score",
+    ]
+    assert [f.name for f in dataclasses.fields(newsqa.Summary)] == ["text", "evidence"]
+    assert [f.name for f in dataclasses.fields(newsqa.Article)][:3] == ["id", "title", "text"]
+
+
+@pytest.mark.parametrize("question", ["", "   ", "x" * 10_000])
+def test_bad_questions_are_refused(qa, question):
+    with pytest.raises(InputError):
+        qa.ask(question)
+
+
+def test_unknown_article_id_is_refused(qa):
+    with pytest.raises(NotFoundError):
+        qa.ask("how many soldiers?", article="nope")

@@ -1,0 +1,81 @@
+"""The command line as a user runs it: real process, real models, exit codes and messages."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "NEWSQA_DEVICE": "cpu"}
+
+
+def newsqa(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "newsqa.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
+
+
+def test_ask_on_the_default_article_prints_json_answer_and_evidence():
+    result = newsqa("ask", "how many soldiers?", "--json")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert set(answer) == {"text", "answerable", "confidence", "evidence"}
+    assert answer["answerable"] and "46" in answer["text"]
+    evidence = answer["evidence"][0]
+    assert set(evidence) == {"article_id", "title", "sentence", "start", "end", "score"}
+    assert evidence["sentence"].startswith("The statement said a total of 46 members")
+    assert "bundled default article" in result.stderr
+
+
+def test_article_from_stdin_and_summary_json(seed_text):
+    result = newsqa("summarize", "--article", "-", "--words", "40", "--json", stdin=seed_text)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert set(summary) == {"text", "evidence"}
+    assert 0 < len(summary["text"].split()) <= 40
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", "how many?", "--article", "/nonexistent/story.txt"], "no such file"),
+        (["ask", "how many?", "--article", "/"], "no such file|directory"),
+        (["ask", ""], "question is empty"),
+        (["ask", "x" * 10_000], "limit is"),
+        (["ask", "how many?", "--device", "tpu"], "unknown device"),
+        (["ask", "how many?", "--device", "cuda"], "no usable CUDA"),
+        (["ask", "how many?", "--article", "http://127.0.0.1:9/x"], "cannot fetch"),
+        (["ask", "how many?", "--model", "no-such-org/no-such-model"], "cannot load"),
+    ],
+)
+def test_user_errors_exit_2_with_one_line_and_no_traceback(args, message):
+    import re
+
+    result = newsqa(*args)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert re.search(message, result.stderr)
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_binary_and_empty_files_are_user_errors(tmp_path: Path):
+    binary = tmp_path / "photo.jpg"
+    binary.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" * 100)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("  \n")
+    for path, message in ((binary, "binary"), (empty, "no text")):
+        result = newsqa("ask", "what?", "--article", str(path))
+        assert result.returncode == 2 and message in result.stderr
+
+
+def test_help_teaches_with_examples():
+    result = newsqa("--help")
+    assert result.returncode == 0
+    assert 'newsqa ask "how many soldiers?"' in result.stdout
