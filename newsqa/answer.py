@@ -56,32 +56,28 @@ def answer_questions(
             text, start = qa_request(question, passage.chunk.text)
             requests.append(Request(text, start))
             owners.append((number, passage))
-    beams = (
-        generator.generate(
-            requests,
-            max_new_tokens=24,
-            num_beams=num_beams,
-            grounded=grounded,
-            always_allowed=NO_ANSWER if grounded else None,
-        )
-        if requests
-        else []
+    if not requests:
+        return [_decide([], margin_threshold) for _ in questions]
+    beams = generator.generate(
+        requests,
+        max_new_tokens=24,
+        num_beams=num_beams,
+        grounded=grounded,
+        always_allowed=NO_ANSWER if grounded else None,
     )
+    no_answer = generator.score(requests, NO_ANSWER)
     candidates: list[list[tuple[float, Passage, Generation, tuple[int, int]]]] = [
         [] for _ in questions
     ]
-    for (number, passage), outputs in zip(owners, beams):
-        choice = _choose(outputs, passage)
+    for (number, passage), outputs, refusal in zip(owners, beams, no_answer):
+        choice = _choose(outputs, passage, refusal)
         if choice is not None:
             candidates[number].append((choice[0], passage, choice[1], choice[2]))
     return [_decide(found, margin_threshold) for found in candidates]
 
 
-def _choose(outputs: list[Generation], passage: Passage):
+def _choose(outputs: list[Generation], passage: Passage, no_answer_logprob: float):
     """The best groundable answer of one passage and its margin over "no answer"."""
-    no_answer = [g.logprob for g in outputs if _is_no_answer(g.text)]
-    floor = min((g.logprob for g in outputs), default=0.0) - 1.0
-    no_answer_logprob = no_answer[0] if no_answer else floor
     for generation in outputs:  # best first
         if _is_no_answer(generation.text) or not generation.text:
             continue

@@ -76,6 +76,10 @@ class Seq2SeqGenerator:
         location = str(bundled_model_path()) if self.is_bundled else self.name
         if self.is_bundled and not Path(location, "config.json").exists():
             raise ModelError(f"the bundled model is missing from {location}: reinstall newsqa")
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+        transformers_logging.set_verbosity_error()
         dtype = torch.float32
         if self.device.startswith("cuda"):
             dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -170,6 +174,30 @@ class Seq2SeqGenerator:
                         span = _locate(tokens, *spans[position])
                     results[index].append(Generation(text, float(scores[row]), span))
         return results
+
+    def score(self, requests: list[Request], target: str) -> list[float]:
+        """The log-probability the model gives ``target`` (then end of text) for each request."""
+        import torch
+
+        tokenizer, model = self._loaded
+        labels = tokenizer(target, add_special_tokens=False)["input_ids"] + [self._eos]
+        encoded = tokenizer(
+            [r.text for r in requests], truncation=True, max_length=self.max_input_tokens
+        )["input_ids"]
+        order = sorted(range(len(requests)), key=lambda i: len(encoded[i]))
+        scores = [0.0] * len(requests)
+        for first in range(0, len(order), self.batch_size):
+            batch = order[first : first + self.batch_size]
+            inputs = tokenizer.pad(
+                [{"input_ids": encoded[i]} for i in batch], return_tensors="pt"
+            ).to(self.device)
+            label_ids = torch.tensor([labels] * len(batch), device=self.device)
+            with torch.inference_mode():
+                logits = model(**inputs, labels=label_ids).logits.float()
+            logprobs = torch.log_softmax(logits, dim=-1).gather(-1, label_ids.unsqueeze(-1))
+            for index, value in zip(batch, logprobs.squeeze(-1).sum(-1).tolist()):
+                scores[index] = float(value)
+        return scores
 
     @cached_property
     def _eos(self) -> int:

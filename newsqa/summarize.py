@@ -13,7 +13,7 @@ from collections import Counter
 
 from newsqa.chunk import Sentence, split_sentences
 from newsqa.generate import Request, Seq2SeqGenerator
-from newsqa.prompts import summary_input
+from newsqa.prompts import NO_ANSWER, summary_input
 from newsqa.results import Article, Evidence, Summary
 
 WINDOW_CHARS = 700
@@ -52,7 +52,8 @@ def summarize_article(
             num_beams=2,
             no_repeat_ngram_size=3,
         )
-        combined = _dedupe(" ".join(beams[0].text for beams in outputs if beams[0].text))
+        written = [beams[0].text for beams in outputs]
+        combined = _dedupe(" ".join(t for t in written if t and t.lower() != NO_ANSWER))
         if len(combined.split()) <= max_words or len(parts) == 1:
             break
         parts = windows(combined, split_sentences(combined))

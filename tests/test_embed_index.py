@@ -34,7 +34,7 @@ def test_vectors_are_unit_length_and_meaningful(embedder):
 
 def test_unknown_embedding_model_is_a_model_error():
     with pytest.raises(ModelError, match="cannot load embedding model"):
-        Embedder("no-such-org/no-such-embedder").model
+        Embedder("no-such-org/no-such-embedder").encode(["text"])
 
 
 @pytest.fixture(scope="module")
