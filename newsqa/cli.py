@@ -1,10 +1,11 @@
 """The ``newsqa`` command line: a thin layer over the public API.
 
-Exit codes: 0 answered (also when the article does not say), 2 user error, 1 internal error.
+Exit codes: 0 done (also when the article does not say), 2 user error, 1 internal error.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -15,15 +16,18 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from newsqa.errors import InputError, UserError
 
 app = typer.Typer(
     help=(
         "Ask questions about news articles and summarize them with a local seq2seq model.\n\n"
-        "Nothing leaves your machine. With no --article, the bundled default article is used.\n\n"
+        "Nothing leaves your machine. Questions go to the articles you have added (newsqa add), "
+        "or to --article; on a fresh install, to the bundled default article.\n\n"
         "Examples:\n\n"
         '  newsqa ask "how many soldiers?"\n\n'
+        "  newsqa add today/*.html ~/saved/story.txt\n\n"
         '  newsqa ask "who won?" --article story.html --json\n\n'
         "  curl -s https://example.com/story | newsqa summarize --article - --words 60"
     ),
@@ -33,10 +37,18 @@ app = typer.Typer(
 )
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+ARTICLE_SUFFIXES = {".txt", ".text", ".html", ".htm", ".md"}
+ADD_BATCH = 32
+_state: dict[str, str | None] = {"library": None}
 
 ArticleOption = Annotated[
     str | None,
-    typer.Option("--article", "-a", help="Article file, URL, or - for stdin.", show_default=False),
+    typer.Option(
+        "--article",
+        "-a",
+        help="An added article's id, or a file, URL, or - for stdin (not added to the library).",
+        show_default=False,
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 DeviceOption = Annotated[
@@ -49,33 +61,73 @@ ModelOption = Annotated[
     str | None,
     typer.Option(
         help="Seq2seq model: a Hugging Face name or local folder "
-        "(default: the bundled newsqa-mini).",
+        "(default: $NEWSQA_MODEL or the bundled newsqa-mini).",
         show_default=False,
     ),
 ]
+
+
+@app.callback()
+def _options(
+    library: Annotated[
+        str | None,
+        typer.Option(
+            "--library",
+            help="Library folder (default: $NEWSQA_LIBRARY, else your user data folder).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    _state["library"] = library
+
+
+def library_path() -> Path:
+    """--library, else $NEWSQA_LIBRARY, else the platform's user data folder."""
+    chosen = _state["library"] or os.environ.get("NEWSQA_LIBRARY")
+    if chosen:
+        return Path(chosen).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("newsqa")) / "library"
 
 
 def default_article_path() -> Path:
     return Path(str(resources.files("newsqa.data").joinpath("article.txt")))
 
 
-def _open(article: str | None, device: str | None, model: str | None, top_k: int = 4):
-    """A NewsQA over the given article, or the bundled default article (said in one line)."""
+def _library(**options):
     from newsqa import NewsQA
 
-    qa = NewsQA(device=device, model=model, top_k=top_k)
-    if article is None:
+    return NewsQA(path=str(library_path()), **options)
+
+
+def _target(article: str | None, device: str | None, model: str | None, top_k: int = 4):
+    """The engine and the article id to use (None: every added article).
+
+    --article names an added article's id, or a file/URL/stdin read for this call only. With
+    neither, the library's articles; with an empty library, the bundled default article.
+    """
+    from newsqa import NewsQA
+
+    options = {"device": device, "model": model, "top_k": top_k}
+    if article is None or re.fullmatch(r"[0-9a-f]{12}", article):
+        qa = _library(**options)
+        if article is not None:
+            return qa, qa.library.get(article).id
+        if len(qa.library):
+            return qa, None
+        qa = NewsQA(**options)
         added = qa.add(str(default_article_path()))
         err.print(
             f"[dim]Using the bundled default article: {added.title} "
-            "(pass --article to use your own).[/dim]"
+            "(newsqa add, or --article, to use your own).[/dim]"
         )
-        return qa, added
-    if article != "-" and not re.match(r"^https?://", article, re.I):
-        path = Path(article).expanduser()
-        if not path.exists():
-            raise InputError(f"no such file: {article}")
-    return qa, qa.add(article)
+        return qa, added.id
+    is_file = article != "-" and not re.match(r"^https?://", article, re.I)
+    if is_file and not Path(article).expanduser().exists():
+        raise InputError(f"no such file: {article}")
+    qa = NewsQA(**options)
+    return qa, qa.add(article).id
 
 
 @app.command()
@@ -89,15 +141,15 @@ def ask(
         int, typer.Option("--top-k", min=1, max=50, help="Chunks to read per question.")
     ] = 4,
 ) -> None:
-    """Answer a question from an article, quoting the sentence it comes from.
+    """Answer a question, quoting the sentence the answer comes from.
 
     Example: newsqa ask "how many soldiers crossed the border?"
     """
     from newsqa.answer import check_question
 
     check_question(question)  # fail fast, before any model loads
-    qa, added = _open(article, device, model, top_k)
-    answer = qa.ask(question, article=added.id)
+    qa, article_id = _target(article, device, model, top_k)
+    answer = qa.ask(question, article=article_id)
     if json_output:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -108,7 +160,8 @@ def ask(
         f"[bold green]{answer.text}[/bold green]  [dim](confidence {answer.confidence:.2f})[/dim]"
     )
     for evidence in answer.evidence:
-        out.print(f"  [dim]evidence, characters {evidence.start}-{evidence.end}:[/dim]")
+        where = f"article {evidence.article_id}, " if article_id is None else ""
+        out.print(f"  [dim]evidence, {where}characters {evidence.start}-{evidence.end}:[/dim]")
         out.print(f"  “{evidence.sentence}”", highlight=False)
 
 
@@ -126,21 +179,208 @@ def summarize(
 
     Example: newsqa summarize --article story.txt --words 60
     """
-    qa, added = _open(article, device, model)
-    summary = qa.summarize(article=added.id, max_words=words)
+    qa, article_id = _target(article, device, model)
+    summary = qa.summarize(article=article_id, max_words=words)
     if json_output:
         print(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
         return
     out.print(summary.text, highlight=False)
 
 
+def expand_sources(sources: list[str]) -> list[str]:
+    """Files, folders (their article files, recursively), globs, URLs and '-' in order."""
+    expanded: list[str] = []
+    for source in sources:
+        if source == "-" or re.match(r"^https?://", source, re.I):
+            expanded.append(source)
+            continue
+        path = Path(source).expanduser()
+        if path.is_dir():
+            expanded += sorted(
+                str(p)
+                for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in ARTICLE_SUFFIXES
+            )
+        elif not path.exists() and glob.has_magic(source):
+            expanded += sorted(glob.glob(os.path.expanduser(source), recursive=True))
+        else:
+            expanded.append(source)
+    return expanded
+
+
+@app.command()
+def add(
+    sources: Annotated[
+        list[str], typer.Argument(help="Files, folders, globs, URLs, or - for stdin.")
+    ],
+    json_output: JsonOption = False,
+) -> None:
+    """Add articles to the library. Duplicates are skipped; a bad file does not stop the rest.
+
+    Example: newsqa add ~/news/*.html https://example.com/story
+    """
+    from rich.progress import Progress
+
+    qa = _library(device="cpu")
+    results: list[dict] = []
+    pending = []
+
+    def flush() -> None:
+        added = qa.library.add([item for item, _ in pending])
+        for (item, source), fresh in zip(pending, added):
+            status = "added" if fresh else "duplicate"
+            results.append({"source": source, "id": item.article.id, "status": status})
+        pending.clear()
+        results.sort(key=lambda r: order[r["source"]])
+
+    files = expand_sources(sources)
+    order = {source: number for number, source in reversed(list(enumerate(files)))}
+    if not files:
+        raise InputError("nothing to add: no article files matched")
+    with Progress(console=err, transient=True, disable=json_output) as progress:
+        task = progress.add_task("adding", total=len(files))
+        for source in files:
+            try:
+                item = qa.prepare(source)
+            except UserError as error:
+                results.append(
+                    {"source": source, "id": None, "status": "error", "error": str(error)}
+                )
+            else:
+                if item.article.id in qa.library or any(
+                    p.article.id == item.article.id for p, _ in pending
+                ):
+                    results.append({"source": source, "id": item.article.id, "status": "duplicate"})
+                else:
+                    pending.append((item, source))
+                    if len(pending) >= ADD_BATCH:
+                        flush()
+            progress.advance(task)
+        flush()
+    _report_added(results, json_output)
+    if any(r["status"] == "error" for r in results):
+        raise typer.Exit(2)
+
+
+def _report_added(results: list[dict], json_output: bool) -> None:
+    if json_output:
+        print(json.dumps(results, ensure_ascii=False, indent=2))
+        return
+    for result in results:
+        if result["status"] == "added":
+            out.print(f"added      {result['id']}  {result['source']}", highlight=False)
+        elif result["status"] == "duplicate":
+            out.print(f"[dim]duplicate  {result['id']}  {result['source']}[/dim]")
+        else:
+            err.print(
+                f"[red]failed[/red]     {result['source']}: {result['error']}", highlight=False
+            )
+    counts = {s: sum(r["status"] == s for r in results) for s in ("added", "duplicate", "error")}
+    err.print(
+        f"{counts['added']} added, {counts['duplicate']} duplicates skipped, "
+        f"{counts['error']} failed — library: {library_path()}"
+    )
+
+
+@app.command("list")
+def list_articles(json_output: JsonOption = False) -> None:
+    """List the articles in the library."""
+    from newsqa.library import Library
+
+    articles = Library(library_path()).articles()
+    if json_output:
+        print(
+            json.dumps(
+                [
+                    {"id": a.id, "title": a.title, "source": a.source, "characters": len(a.text)}
+                    for a in articles
+                ],
+                indent=2,
+            )
+        )
+        return
+    if not articles:
+        err.print(f"The library is empty ({library_path()}). Add articles with: newsqa add FILE")
+        return
+    table = Table("id", "title", "characters", "source")
+    for article in articles:
+        table.add_row(article.id, article.title or "", f"{len(article.text):,}", article.source)
+    out.print(table)
+
+
+@app.command()
+def show(
+    article_id: Annotated[str, typer.Argument(help="The article's id.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Print one article's title and cleaned text."""
+    from newsqa.library import Library
+
+    article = Library(library_path()).get(article_id)
+    if json_output:
+        print(
+            json.dumps(
+                {
+                    "id": article.id,
+                    "title": article.title,
+                    "source": article.source,
+                    "text": article.text,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    out.print(f"[bold]{article.title or '(untitled)'}[/bold]  [dim]{article.source}[/dim]\n")
+    out.print(article.text, highlight=False, markup=False)
+
+
+@app.command()
+def remove(article_ids: Annotated[list[str], typer.Argument(help="Article ids.")]) -> None:
+    """Remove articles (and their vectors) from the library."""
+    from newsqa.library import Library
+
+    Library(library_path()).remove(article_ids)
+    err.print(f"removed {len(article_ids)} article(s)")
+
+
+@app.command()
+def doctor() -> None:
+    """Check the index against the stored articles; rebuild it when missing or damaged."""
+    from newsqa.library import Library
+
+    library = Library(library_path())
+    health = library.check()
+    if health.ok:
+        out.print(f"ok: {health.articles} articles, {health.chunks} chunks, all indexed")
+        return
+    for problem in health.problems:
+        err.print(f"[yellow]problem:[/yellow] {problem}", highlight=False)
+    health = library.repair()
+    if not health.ok:
+        raise UserError("could not repair the library: " + "; ".join(health.problems))
+    out.print(f"repaired: {health.articles} articles, {health.chunks} chunks, all indexed")
+
+
+@app.command()
+def reindex(device: DeviceOption = None) -> None:
+    """Re-embed every article with the current embedding model ($NEWSQA_EMBEDDER)."""
+    qa = _library(device=device)
+    count = qa.reindex()
+    out.print(f"re-embedded {count} chunks with {qa.embedder.name}")
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except UserError as error:
         err.print(f"[red]error:[/red] {error}", highlight=False)
         sys.exit(2)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
     except typer.Abort:
         sys.exit(130)
     except Exception as error:  # click's own usage errors carry an exit code

@@ -4,15 +4,15 @@ the whole flow; each stage lives in its own module."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import os
 
 from newsqa import ingest
 from newsqa.answer import Passage, answer_questions, check_question
-from newsqa.chunk import Chunk, Sentence, chunk_sentences, split_sentences
+from newsqa.chunk import chunk_sentences, split_sentences
 from newsqa.embed import DEFAULT_EMBEDDER, Embedder
-from newsqa.errors import InputError, NotFoundError, UserError
+from newsqa.errors import InputError, UserError
 from newsqa.generate import Seq2SeqGenerator
-from newsqa.index import HybridIndex
+from newsqa.library import Library, NewArticle
 from newsqa.results import Answer, Article, Summary
 
 CHUNK_TOKENS = 128
@@ -20,20 +20,13 @@ CHUNK_TOKENS = 128
 bundled generator sees as one context."""
 
 
-@dataclass
-class _Stored:
-    article: Article
-    sentences: list[Sentence]
-    chunks: list[Chunk]
-    chunk_ids: list[int]
-
-
 class NewsQA:
     """Ask questions about news articles and summarize them, with a local seq2seq model.
 
-    ``path=None`` keeps the articles in memory. ``device`` is auto, cpu, cuda or mps;
-    ``model`` is the bundled ``newsqa-mini`` by default, or any Hugging Face seq2seq model name
-    or local folder. ``grounded`` (default: on for the bundled model) makes answers quotes.
+    ``path=None`` keeps the articles in memory; a folder is a persistent library.
+    ``device`` is auto, cpu, cuda or mps; ``model`` is the bundled ``newsqa-mini`` by default,
+    or any Hugging Face seq2seq model name or local folder. ``grounded`` (default: on for the
+    bundled model) makes every answer a quote of the article.
     """
 
     def __init__(
@@ -41,31 +34,33 @@ class NewsQA:
         path: str | None = None,
         device: str | None = "auto",
         model: str | None = None,
-        embedder: str = DEFAULT_EMBEDDER,
+        embedder: str | None = None,
         top_k: int = 4,
         grounded: bool | None = None,
         quantize: bool = False,
     ):
-        if path is not None:
-            raise UserError("persistent libraries are not available yet: use NewsQA() in memory")
+        self.library = Library(path)
         self.generator = Seq2SeqGenerator(model, device=device, quantize=quantize)
         self.device = self.generator.device
-        self.embedder = Embedder(embedder, device=self.device)
+        self.embedder = Embedder(
+            embedder or os.environ.get("NEWSQA_EMBEDDER") or DEFAULT_EMBEDDER, device=self.device
+        )
         self.top_k = top_k
         self.grounded = self.generator.is_bundled if grounded is None else grounded
-        self._articles: dict[str, _Stored] = {}
-        self._chunk_owner: dict[int, tuple[str, int]] = {}
-        self._next_chunk_id = 0
-        self._index: HybridIndex | None = None
 
     # -- articles ---------------------------------------------------------------------------
 
     def add(self, source: str, title: str | None = None) -> Article:
         """Add an article: text, HTML, a file path, ``-`` for stdin, or a URL."""
+        prepared = self.prepare(source, title)
+        if prepared.article.id not in self.library:
+            self.library.add([prepared])
+        return self.library.get(prepared.article.id)
+
+    def prepare(self, source: str, title: str | None = None) -> NewArticle:
+        """Ingest, split, chunk and embed one article, without storing it."""
         document = ingest.load(source, title=title)
         article_id = hashlib.sha256(document.text.encode("utf-8")).hexdigest()[:12]
-        if article_id in self._articles:
-            return self._articles[article_id].article
         article = Article(article_id, document.title, document.text, document.source)
         sentences = split_sentences(document.text)
         if not sentences:
@@ -74,32 +69,31 @@ class NewsQA:
             document.text, sentences, self.embedder.count_tokens, max_tokens=CHUNK_TOKENS
         )
         vectors = self.embedder.encode([c.text for c in chunks], progress=len(chunks) > 256)
-        ids = list(range(self._next_chunk_id, self._next_chunk_id + len(chunks)))
-        self._next_chunk_id += len(chunks)
-        if self._index is None:
-            self._index = HybridIndex(vectors.shape[1])
-        self._index.add(ids, vectors, [c.text for c in chunks])
-        for number, chunk_id in enumerate(ids):
-            self._chunk_owner[chunk_id] = (article_id, number)
-        self._articles[article_id] = _Stored(article, sentences, chunks, ids)
-        return article
+        return NewArticle(article, sentences, chunks, vectors, self.embedder.name)
+
+    def _check_embedder(self) -> None:
+        if self.library.embedder not in (None, self.embedder.name):
+            raise UserError(
+                f"this library was indexed with {self.library.embedder!r}, not "
+                f"{self.embedder.name!r}: run `newsqa reindex` to re-embed it"
+            )
+
+    def reindex(self) -> int:
+        """Re-embed every stored chunk with this instance's embedder; returns the chunk count."""
+        texts = self.library.reset_vectors()
+        vectors = {
+            article_id: self.embedder.encode(chunks, progress=True) for article_id, chunks in texts
+        }
+        self.library.replace_vectors(vectors, self.embedder.name)
+        return sum(len(chunks) for _, chunks in texts)
 
     def articles(self) -> list[Article]:
-        return [stored.article for stored in self._articles.values()]
+        """The added articles, oldest first."""
+        return self.library.articles()
 
-    def remove(self, article: str | Article) -> None:
-        stored = self._stored(article)
-        if self._index is not None:
-            self._index.remove(stored.chunk_ids)
-        for chunk_id in stored.chunk_ids:
-            self._chunk_owner.pop(chunk_id, None)
-        del self._articles[stored.article.id]
-
-    def _stored(self, article: str | Article) -> _Stored:
-        key = article.id if isinstance(article, Article) else article
-        if key not in self._articles:
-            raise NotFoundError(f"no article with id {key!r}")
-        return self._articles[key]
+    def remove(self, *articles: str | Article) -> None:
+        """Remove articles: their text never appears in answers again."""
+        self.library.remove([_article_id(a) for a in articles])
 
     # -- questions --------------------------------------------------------------------------
 
@@ -121,25 +115,24 @@ class NewsQA:
 
     def retrieve(self, question: str, article: str | Article | None, k: int) -> list[Passage]:
         """The ``k`` chunks that best match the question, by hybrid dense + BM25 ranking."""
-        if not self._articles or self._index is None:
+        if len(self.library) == 0:
             raise InputError("no articles added: add one first")
-        allowed = set(self._stored(article).chunk_ids) if article is not None else None
+        self._check_embedder()
+        article_id = _article_id(article) if article is not None else None
+        if article_id is not None:
+            self.library.get(article_id)
         vector = self.embedder.encode([question])[0]
-        passages = []
-        for hit in self._index.search(vector, question, k, allowed=allowed):
-            article_id, number = self._chunk_owner[hit.chunk_id]
-            stored = self._articles[article_id]
-            passages.append(
-                Passage(
-                    article_id,
-                    stored.article.title,
-                    stored.article.text,
-                    stored.chunks[number],
-                    stored.sentences,
-                    hit.similarity,
-                )
+        return [
+            Passage(
+                found.article.id,
+                found.article.title,
+                found.article.text,
+                found.chunk,
+                found.sentences,
+                hit.similarity,
             )
-        return passages
+            for found, hit in self.library.search(vector, question, k, article_id)
+        ]
 
     # -- summaries --------------------------------------------------------------------------
 
@@ -148,10 +141,13 @@ class NewsQA:
         from newsqa.summarize import summarize_article
 
         if article is None:
-            if len(self._articles) != 1:
-                raise InputError(
-                    "name the article to summarize" if self._articles else "no articles added"
-                )
-            article = next(iter(self._articles))
-        stored = self._stored(article)
-        return summarize_article(self.generator, stored.article, stored.sentences, max_words)
+            added = self.library.articles()
+            if len(added) != 1:
+                raise InputError("name the article to summarize" if added else "no articles added")
+            article = added[0]
+        found = self.library.get(_article_id(article))
+        return summarize_article(self.generator, found, self.library.sentences(found.id), max_words)
+
+
+def _article_id(article: str | Article) -> str:
+    return article.id if isinstance(article, Article) else article

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from newsqa.errors import ModelError
+from newsqa.quiet import quiet_transformers
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 BUNDLED_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -47,6 +48,7 @@ class Embedder:
     def model(self):
         from sentence_transformers import SentenceTransformer
 
+        quiet_transformers()
         location = str(bundled_embedder_path()) if self.name in _BUNDLED_ALIASES else self.name
         try:
             return SentenceTransformer(location, device=self.device)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from newsqa.devices import resolve_device
 from newsqa.errors import ModelError
+from newsqa.quiet import quiet_transformers
 
 BUNDLED_MODEL = "newsqa-mini"
 
@@ -76,10 +77,7 @@ class Seq2SeqGenerator:
         location = str(bundled_model_path()) if self.is_bundled else self.name
         if self.is_bundled and not Path(location, "config.json").exists():
             raise ModelError(f"the bundled model is missing from {location}: reinstall newsqa")
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()
-        transformers_logging.set_verbosity_error()
+        quiet_transformers()
         dtype = torch.float32
         if self.device.startswith("cuda"):
             dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

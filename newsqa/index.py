@@ -33,6 +33,14 @@ class HybridIndex:
         self._bm25 = None
         self._bm25_ids: list[int] = []
 
+    @classmethod
+    def from_faiss(cls, vectors, texts: dict[int, str]) -> HybridIndex:
+        """An index over a loaded FAISS ``IndexIDMap2`` and the texts of its ids."""
+        index = cls(vectors.d)
+        index.vectors = vectors
+        index._texts = dict(texts)
+        return index
+
     def __len__(self) -> int:
         return int(self.vectors.ntotal)
 

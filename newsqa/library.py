@@ -1,0 +1,473 @@
+"""The article library: SQLite (WAL) holds everything; FAISS files are a checked, derived index.
+
+Crash safety comes from one commit point. A write first saves the new FAISS index as a new,
+fsynced file ``vectors-<generation>.faiss``, then commits the rows and the new generation and
+checksum to SQLite in one transaction, then deletes the old file. A crash before the commit
+leaves the old generation in force (the stray new file is removed on the next write); after it,
+the new one. Readers take the generation from SQLite and check the file's sha256 before use.
+Vectors are also kept in SQLite, so ``repair`` rebuilds a missing or damaged index without
+re-embedding. One writer at a time: a file lock around every write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from newsqa.chunk import Chunk, Sentence
+from newsqa.errors import NewsQAError, NotFoundError, UserError
+from newsqa.index import HybridIndex
+from newsqa.results import Article
+
+SCHEMA_VERSION = 1
+LOCK_TIMEOUT_SECONDS = 60.0
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY, title TEXT, source TEXT NOT NULL, text TEXT NOT NULL,
+    sentences BLOB NOT NULL, added_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
+    first_sentence INTEGER NOT NULL, last_sentence INTEGER NOT NULL, vector BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id);
+"""
+
+
+class LibraryDamaged(UserError):
+    """The index file is missing or does not match its recorded checksum."""
+
+
+class LibraryBusy(UserError):
+    """Another process holds the write lock for longer than the timeout."""
+
+
+@dataclass(frozen=True)
+class NewArticle:
+    """Everything a write needs for one article: made by ingest, chunk and embed."""
+
+    article: Article
+    sentences: list[Sentence]
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    embedder: str
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    article: Article
+    sentences: list[Sentence]
+    chunk: Chunk
+
+
+@dataclass(frozen=True)
+class Health:
+    """What ``check`` found: ``ok`` when SQLite and the index agree."""
+
+    ok: bool
+    articles: int
+    chunks: int
+    indexed: int
+    problems: list[str]
+
+
+class Library:
+    """Articles, sentences, chunks and vectors in SQLite; a FAISS + BM25 index over the chunks.
+
+    ``path=None`` keeps everything in memory (nothing is written to disk).
+    """
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path).expanduser() if path is not None else None
+        if self.path is not None:
+            if self.path.exists() and not self.path.is_dir():
+                raise UserError(f"{self.path} is a file; a library is a folder")
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                self.path / "library.sqlite3",
+                timeout=30,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+        else:
+            self._db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA foreign_keys=ON")
+        with self._write_lock():
+            self._db.executescript(_SCHEMA)
+            if self._meta("schema_version") is None:
+                self._set_meta("schema_version", str(SCHEMA_VERSION))
+        self._index: HybridIndex | None = None
+        self._index_generation: int | None = None
+
+    # -- metadata and locking ---------------------------------------------------------------
+
+    def _meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    @contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        if self.path is None:
+            yield
+            return
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(self.path / "library.lock"))
+        try:
+            lock.acquire(timeout=LOCK_TIMEOUT_SECONDS)
+        except Timeout:
+            raise LibraryBusy(
+                f"another newsqa process is writing to {self.path}; try again when it is done"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    @property
+    def embedder(self) -> str | None:
+        """The embedding model the stored vectors come from (None while empty)."""
+        return self._meta("embedder")
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+
+    def articles(self) -> list[Article]:
+        rows = self._db.execute("SELECT id, title, text, source FROM articles ORDER BY added_at")
+        return [Article(*row) for row in rows]
+
+    def get(self, article_id: str) -> Article:
+        row = self._db.execute(
+            "SELECT id, title, text, source FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no article with id {article_id!r}")
+        return Article(*row)
+
+    def __contains__(self, article_id: str) -> bool:
+        query = "SELECT 1 FROM articles WHERE id = ?"
+        return self._db.execute(query, (article_id,)).fetchone() is not None
+
+    def sentences(self, article_id: str) -> list[Sentence]:
+        article = self.get(article_id)
+        blob = self._db.execute(
+            "SELECT sentences FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()[0]
+        offsets = np.frombuffer(blob, dtype=np.int64).reshape(-1, 2)
+        return [Sentence(article.text[a:b], int(a), int(b)) for a, b in offsets]
+
+    def chunk_ids(self, article_id: str) -> list[int]:
+        rows = self._db.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))
+        return [row[0] for row in rows]
+
+    def stored_chunk(self, chunk_id: int) -> StoredChunk:
+        row = self._db.execute(
+            "SELECT article_id, start, end, first_sentence, last_sentence FROM chunks WHERE id = ?",
+            (chunk_id,),
+        ).fetchone()
+        article = self.get(row[0])
+        chunk = Chunk(article.text[row[1] : row[2]], row[1], row[2], row[3], row[4])
+        return StoredChunk(article, self.sentences(article.id), chunk)
+
+    def search(self, vector: np.ndarray, text: str, k: int, article_id: str | None = None):
+        """``(StoredChunk, Hit)`` pairs, best first, from all articles or from one."""
+        index = self.index()
+        allowed = set(self.chunk_ids(article_id)) if article_id is not None else None
+        return [
+            (self.stored_chunk(hit.chunk_id), hit)
+            for hit in index.search(vector, text, k, allowed=allowed)
+        ]
+
+    def index(self) -> HybridIndex:
+        """The index of the committed generation, loaded (and checked) when it changed."""
+        generation = int(self._meta("generation") or 0)
+        if self._index is not None and generation == self._index_generation:
+            return self._index
+        if self.path is None or generation == 0:
+            self._index = self._rebuilt_index()
+        else:
+            try:
+                self._index = self._load_index(generation)
+            except LibraryDamaged:
+                newer = int(self._meta("generation") or 0)
+                if newer == generation:  # not a writer replacing the file under us
+                    raise
+                return self.index()
+        self._index_generation = generation
+        return self._index
+
+    def _load_index(self, generation: int) -> HybridIndex:
+        import faiss
+
+        file = self._index_file(generation)
+        try:
+            data = file.read_bytes()
+        except FileNotFoundError:
+            raise LibraryDamaged(
+                f"the index file {file.name} is missing; run `newsqa doctor` to rebuild it"
+            ) from None
+        if hashlib.sha256(data).hexdigest() != self._meta("checksum"):
+            raise LibraryDamaged(
+                f"the index file {file.name} is damaged; run `newsqa doctor` to rebuild it"
+            )
+        vectors = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+        return HybridIndex.from_faiss(vectors, self._chunk_texts())
+
+    def _chunk_texts(self) -> dict[int, str]:
+        texts: dict[int, str] = {}
+        rows = self._db.execute(
+            "SELECT c.id, substr(a.text, c.start + 1, c.end - c.start) FROM chunks c "
+            "JOIN articles a ON a.id = c.article_id"
+        )
+        for chunk_id, text in rows:
+            texts[chunk_id] = text
+        return texts
+
+    def _rebuilt_index(self) -> HybridIndex:
+        """The index made afresh from the vectors stored in SQLite."""
+        dimension = int(self._meta("dimension") or 384)
+        index = HybridIndex(dimension)
+        ids, vectors = [], []
+        for chunk_id, blob in self._db.execute("SELECT id, vector FROM chunks ORDER BY id"):
+            ids.append(chunk_id)
+            vectors.append(np.frombuffer(blob, dtype=np.float32))
+        texts = self._chunk_texts()
+        if ids:
+            index.add(ids, np.stack(vectors), [texts[i] for i in ids])
+        return index
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def add(self, batch: list[NewArticle]) -> list[bool]:
+        """Store a batch of articles in one commit; per article, False if it was already there."""
+        with self._write_lock():
+            self._check_embedder(batch)
+            index = self._current_index_for_write()
+            fresh = [item for item in batch if item.article.id not in self]
+            seen: set[str] = set()
+            fresh = [i for i in fresh if not (i.article.id in seen or seen.add(i.article.id))]
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for item in fresh:
+                    ids = self._insert(item)
+                    index.add(ids, item.vectors, [c.text for c in item.chunks])
+                if batch and self.embedder is None:
+                    self._set_meta("embedder", batch[0].embedder)
+                    self._set_meta("dimension", str(batch[0].vectors.shape[1]))
+                self._commit_index(index)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                self._index = None  # the in-memory index saw uncommitted vectors
+                raise
+            added = {item.article.id for item in fresh}
+            return [item.article.id in added for item in batch]
+
+    def remove(self, article_ids: list[str]) -> None:
+        """Remove articles, their chunks and their vectors, in one commit."""
+        with self._write_lock():
+            for article_id in article_ids:
+                self.get(article_id)  # NotFoundError for an unknown id, before any change
+            index = self._current_index_for_write()
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for article_id in article_ids:
+                    index.remove(self.chunk_ids(article_id))
+                    self._db.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
+                    self._db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+                self._commit_index(index)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                self._index = None
+                raise
+
+    def _check_embedder(self, batch: list[NewArticle]) -> None:
+        for item in batch:
+            if self.embedder is not None and item.embedder != self.embedder:
+                raise UserError(
+                    f"this library's vectors come from {self.embedder!r}, not "
+                    f"{item.embedder!r}: run `newsqa reindex` to re-embed it"
+                )
+
+    def _current_index_for_write(self) -> HybridIndex:
+        try:
+            return self.index()
+        except LibraryDamaged:
+            raise LibraryDamaged(
+                "the library's index is damaged; run `newsqa doctor` before adding or removing"
+            ) from None
+
+    def _insert(self, item: NewArticle) -> list[int]:
+        article = item.article
+        offsets = np.asarray([(s.start, s.end) for s in item.sentences], dtype=np.int64)
+        self._db.execute(
+            "INSERT INTO articles(id, title, source, text, sentences, added_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                article.id,
+                article.title,
+                article.source,
+                article.text,
+                offsets.tobytes(),
+                time.time(),
+            ),
+        )
+        ids = []
+        for number, (chunk, vector) in enumerate(zip(item.chunks, item.vectors)):
+            cursor = self._db.execute(
+                "INSERT INTO chunks(article_id, number, start, end, first_sentence, "
+                "last_sentence, vector) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    article.id,
+                    number,
+                    chunk.start,
+                    chunk.end,
+                    chunk.first_sentence,
+                    chunk.last_sentence,
+                    np.asarray(vector, dtype=np.float32).tobytes(),
+                ),
+            )
+            ids.append(cursor.lastrowid)
+        return ids
+
+    def _commit_index(self, index: HybridIndex) -> None:
+        """Write the index as the next generation, then commit it with the rows (one commit)."""
+        old = int(self._meta("generation") or 0)
+        new = old + 1
+        if self.path is not None:
+            import faiss
+
+            data = faiss.serialize_index(index.vectors).tobytes()
+            _write_synced(self._index_file(new), data)
+            self._set_meta("checksum", hashlib.sha256(data).hexdigest())
+        self._set_meta("generation", str(new))
+        self._db.execute("COMMIT")
+        self._index, self._index_generation = index, new
+        self._remove_stale_index_files(keep=new)
+
+    def _index_file(self, generation: int) -> Path:
+        assert self.path is not None
+        return self.path / f"vectors-{generation}.faiss"
+
+    def _remove_stale_index_files(self, keep: int) -> None:
+        if self.path is None:
+            return
+        for file in self.path.glob("vectors-*.faiss*"):
+            if file.name != f"vectors-{keep}.faiss":
+                file.unlink(missing_ok=True)
+
+    # -- health -----------------------------------------------------------------------------
+
+    def check(self) -> Health:
+        """Compare the index with SQLite: same chunk ids, a file that matches its checksum."""
+        problems: list[str] = []
+        articles = len(self)
+        stored = {row[0] for row in self._db.execute("SELECT id FROM chunks")}
+        self._index = None
+        try:
+            index = self.index()
+            indexed = {int(i) for i in _faiss_ids(index)}
+        except LibraryDamaged as error:
+            problems.append(str(error).split(";")[0])
+            indexed = set()
+        if not problems and indexed != stored:
+            problems.append(
+                f"{len(stored - indexed)} chunks missing from the index, "
+                f"{len(indexed - stored)} in the index but not stored"
+            )
+        orphans = self._db.execute(
+            "SELECT COUNT(*) FROM articles a WHERE NOT EXISTS "
+            "(SELECT 1 FROM chunks c WHERE c.article_id = a.id)"
+        ).fetchone()[0]
+        if orphans:
+            problems.append(f"{orphans} articles have no chunks")
+        integrity = self._db.execute("PRAGMA integrity_check").fetchone()[0]
+        if integrity != "ok":
+            problems.append(f"SQLite integrity check: {integrity}")
+        return Health(not problems, articles, len(stored), len(indexed), problems)
+
+    def repair(self) -> Health:
+        """Rebuild the index from the vectors stored in SQLite, as a new generation."""
+        with self._write_lock():
+            index = self._rebuilt_index()
+            self._db.execute("BEGIN IMMEDIATE")
+            self._commit_index(index)
+        return self.check()
+
+    def reset_vectors(self) -> list[tuple[str, list[str]]]:
+        """For ``reindex``: every article's id and chunk texts, in chunk order."""
+        result = []
+        for article in self.articles():
+            rows = self._db.execute(
+                "SELECT start, end FROM chunks WHERE article_id = ? ORDER BY number", (article.id,)
+            )
+            result.append((article.id, [article.text[a:b] for a, b in rows]))
+        return result
+
+    def replace_vectors(self, vectors: dict[str, np.ndarray], embedder: str) -> None:
+        """Store new vectors for every article (same chunks) and rebuild the index."""
+        with self._write_lock():
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for article_id, rows in vectors.items():
+                    ids = [
+                        r[0]
+                        for r in self._db.execute(
+                            "SELECT id FROM chunks WHERE article_id = ? ORDER BY number",
+                            (article_id,),
+                        )
+                    ]
+                    for chunk_id, vector in zip(ids, rows):
+                        self._db.execute(
+                            "UPDATE chunks SET vector = ? WHERE id = ?",
+                            (np.asarray(vector, np.float32).tobytes(), chunk_id),
+                        )
+                self._set_meta("embedder", embedder)
+                if vectors:
+                    self._set_meta("dimension", str(next(iter(vectors.values())).shape[1]))
+                self._commit_index(self._rebuilt_index())
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _faiss_ids(index: HybridIndex) -> np.ndarray:
+    import faiss
+
+    return faiss.vector_to_array(index.vectors.id_map)
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` durably: a temporary file, fsync, rename, fsync the folder."""
+    temp = path.with_name(path.name + ".tmp")
+    with temp.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+__all__ = ["Health", "Library", "LibraryBusy", "LibraryDamaged", "NewArticle", "NewsQAError"]

@@ -1,0 +1,66 @@
+"""The generator on the shipped newsqa-mini: grounded decoding quotes, batching is faithful."""
+
+import pytest
+
+from newsqa.errors import ModelError
+from newsqa.generate import Request, Seq2SeqGenerator, bundled_model_path
+from newsqa.metrics import normalize_answer
+from newsqa.prompts import NO_ANSWER, qa_request
+
+
+@pytest.fixture(scope="module")
+def generator():
+    return Seq2SeqGenerator(device="cpu", batch_size=8)
+
+
+@pytest.fixture(scope="module")
+def squad_requests(squad_dev):
+    pairs = []
+    for paragraph in squad_dev[1]["paragraphs"][:4]:
+        for qa in paragraph["qas"][:4]:
+            pairs.append(qa_request(qa["question"], paragraph["context"]) + (paragraph["context"],))
+    return pairs
+
+
+def test_the_shipped_model_is_small_and_complete():
+    path = bundled_model_path()
+    files = {p.name for p in path.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "MODEL_CARD.md"} <= files
+    assert sum(p.stat().st_size for p in path.iterdir()) < 100 * 1024 * 1024
+
+
+def test_grounded_outputs_are_spans_of_the_context_or_no_answer(generator, squad_requests):
+    requests = [Request(text, start) for text, start, _ in squad_requests]
+    outputs = generator.generate(requests, num_beams=3, grounded=True, always_allowed=NO_ANSWER)
+    assert len(outputs) == len(requests)
+    for (_, _, context), beams in zip(squad_requests, outputs):
+        assert len(beams) == 3
+        for beam in beams:
+            if beam.text == NO_ANSWER:
+                continue
+            assert beam.span is not None, beam.text
+            quoted = context[beam.span[0] : beam.span[1]]
+            assert normalize_answer(quoted).replace(" ", "") == normalize_answer(beam.text).replace(
+                " ", ""
+            )
+
+
+def test_batching_and_order_do_not_change_outputs(generator, squad_requests):
+    requests = [Request(text, start) for text, start, _ in squad_requests[:6]]
+    batched = generator.generate(requests, num_beams=2, grounded=True, always_allowed=NO_ANSWER)
+    single = [
+        generator.generate([r], num_beams=2, grounded=True, always_allowed=NO_ANSWER)[0]
+        for r in reversed(requests)
+    ][::-1]
+    assert [b[0].text for b in batched] == [s[0].text for s in single]
+
+
+def test_no_answer_is_scored_as_a_log_probability(generator, squad_requests):
+    requests = [Request(text, start) for text, start, _ in squad_requests[:4]]
+    scores = generator.score(requests, NO_ANSWER)
+    assert len(scores) == 4 and all(s < 0 for s in scores)
+
+
+def test_a_model_that_cannot_be_loaded_offline_is_named():
+    with pytest.raises(ModelError, match="no-such-org/no-such-model"):
+        Seq2SeqGenerator("no-such-org/no-such-model", device="cpu").generate([Request("hi")])
