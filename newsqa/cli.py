@@ -10,6 +10,7 @@ import json
 import os
 import re
 import sys
+from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -38,7 +39,6 @@ app = typer.Typer(
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 ARTICLE_SUFFIXES = {".txt", ".text", ".html", ".htm", ".md"}
-ADD_BATCH = 32
 _state: dict[str, str | None] = {"library": None}
 
 ArticleOption = Annotated[
@@ -222,41 +222,13 @@ def add(
     from rich.progress import Progress
 
     qa = _library(device="cpu")
-    results: list[dict] = []
-    pending = []
-
-    def flush() -> None:
-        added = qa.library.add([item for item, _ in pending])
-        for (item, source), fresh in zip(pending, added):
-            status = "added" if fresh else "duplicate"
-            results.append({"source": source, "id": item.article.id, "status": status})
-        pending.clear()
-        results.sort(key=lambda r: order[r["source"]])
-
     files = expand_sources(sources)
-    order = {source: number for number, source in reversed(list(enumerate(files)))}
     if not files:
         raise InputError("nothing to add: no article files matched")
     with Progress(console=err, transient=True, disable=json_output) as progress:
         task = progress.add_task("adding", total=len(files))
-        for source in files:
-            try:
-                item = qa.prepare(source)
-            except UserError as error:
-                results.append(
-                    {"source": source, "id": None, "status": "error", "error": str(error)}
-                )
-            else:
-                if item.article.id in qa.library or any(
-                    p.article.id == item.article.id for p, _ in pending
-                ):
-                    results.append({"source": source, "id": item.article.id, "status": "duplicate"})
-                else:
-                    pending.append((item, source))
-                    if len(pending) >= ADD_BATCH:
-                        flush()
-            progress.advance(task)
-        flush()
+        done = qa.add_many(files, on_progress=lambda n: progress.update(task, completed=n))
+    results = [asdict(result) for result in done]
     _report_added(results, json_output)
     if any(r["status"] == "error" for r in results):
         raise typer.Exit(2)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from newsqa import ingest
 from newsqa.answer import Passage, answer_questions, check_question
@@ -18,6 +20,16 @@ from newsqa.results import Answer, Article, Summary
 CHUNK_TOKENS = 128
 """Chunk bound in embedding-model tokens: what all-MiniLM-L6-v2 was trained on, and what the
 bundled generator sees as one context."""
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """What happened to one source given to ``add_many``: added, duplicate or error."""
+
+    source: str
+    id: str | None
+    status: str
+    error: str | None = None
 
 
 class NewsQA:
@@ -56,6 +68,45 @@ class NewsQA:
         if prepared.article.id not in self.library:
             self.library.add([prepared])
         return self.library.get(prepared.article.id)
+
+    def add_many(
+        self,
+        sources: list[str],
+        batch_size: int = 32,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> list[AddResult]:
+        """Add many articles, committing in batches (memory stays bounded).
+
+        A source that cannot be read is reported and skipped; duplicates (by content) too.
+        """
+        results: list[AddResult | None] = [None] * len(sources)
+        pending: list[tuple[int, NewArticle]] = []
+
+        def commit() -> None:
+            stored = self.library.add([item for _, item in pending])
+            for (number, item), fresh in zip(pending, stored):
+                status = "added" if fresh else "duplicate"
+                results[number] = AddResult(sources[number], item.article.id, status)
+            pending.clear()
+
+        for number, source in enumerate(sources):
+            try:
+                item = self.prepare(source)
+            except UserError as error:
+                results[number] = AddResult(source, None, "error", str(error))
+            else:
+                if item.article.id in self.library or any(
+                    p.article.id == item.article.id for _, p in pending
+                ):
+                    results[number] = AddResult(source, item.article.id, "duplicate")
+                else:
+                    pending.append((number, item))
+                    if len(pending) >= batch_size:
+                        commit()
+            if on_progress:
+                on_progress(number + 1)
+        commit()
+        return [r for r in results if r is not None]
 
     def prepare(self, source: str, title: str | None = None) -> NewArticle:
         """Ingest, split, chunk and embed one article, without storing it."""
