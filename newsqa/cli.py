@@ -91,6 +91,17 @@ def library_path() -> Path:
     return Path(user_data_dir("newsqa")) / "library"
 
 
+def _library_exists() -> bool:
+    return (library_path() / "library.sqlite3").exists()
+
+
+def _stored_articles():
+    """The library for reading; an empty in-memory one when none exists yet (nothing created)."""
+    from newsqa.library import Library
+
+    return Library(library_path() if _library_exists() else None)
+
+
 def default_article_path() -> Path:
     return Path(str(resources.files("newsqa.data").joinpath("article.txt")))
 
@@ -110,12 +121,14 @@ def _target(article: str | None, device: str | None, model: str | None, top_k: i
     from newsqa import NewsQA
 
     options = {"device": device, "model": model, "top_k": top_k}
-    if article is None or re.fullmatch(r"[0-9a-f]{12}", article):
+    if article is not None and re.fullmatch(r"[0-9a-f]{12}", article):
         qa = _library(**options)
-        if article is not None:
-            return qa, qa.library.get(article).id
-        if len(qa.library):
-            return qa, None
+        return qa, qa.library.get(article).id
+    if article is None:
+        if _library_exists():
+            qa = _library(**options)
+            if len(qa.library):
+                return qa, None
         qa = NewsQA(**options)
         added = qa.add(str(default_article_path()))
         err.print(
@@ -257,9 +270,7 @@ def _report_added(results: list[dict], json_output: bool) -> None:
 @app.command("list")
 def list_articles(json_output: JsonOption = False) -> None:
     """List the articles in the library."""
-    from newsqa.library import Library
-
-    articles = Library(library_path()).articles()
+    articles = _stored_articles().articles()
     if json_output:
         print(
             json.dumps(
@@ -286,9 +297,7 @@ def show(
     json_output: JsonOption = False,
 ) -> None:
     """Print one article's title and cleaned text."""
-    from newsqa.library import Library
-
-    article = Library(library_path()).get(article_id)
+    article = _stored_articles().get(article_id)
     if json_output:
         print(
             json.dumps(
@@ -310,18 +319,14 @@ def show(
 @app.command()
 def remove(article_ids: Annotated[list[str], typer.Argument(help="Article ids.")]) -> None:
     """Remove articles (and their vectors) from the library."""
-    from newsqa.library import Library
-
-    Library(library_path()).remove(article_ids)
+    _stored_articles().remove(article_ids)
     err.print(f"removed {len(article_ids)} article(s)")
 
 
 @app.command()
 def doctor() -> None:
     """Check the index against the stored articles; rebuild it when missing or damaged."""
-    from newsqa.library import Library
-
-    library = Library(library_path())
+    library = _stored_articles()
     health = library.check()
     if health.ok:
         out.print(f"ok: {health.articles} articles, {health.chunks} chunks, all indexed")

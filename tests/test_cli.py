@@ -11,6 +11,13 @@ import pytest
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "NEWSQA_DEVICE": "cpu"}
 
 
+@pytest.fixture(autouse=True)
+def empty_library(tmp_path, monkeypatch):
+    """Every CLI test starts as a fresh install: no library yet (never the user's own)."""
+    monkeypatch.setitem(ENV, "NEWSQA_LIBRARY", str(tmp_path / "library"))
+    return tmp_path / "library"
+
+
 def newsqa(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "newsqa.cli", *args],
@@ -79,3 +86,29 @@ def test_help_teaches_with_examples():
     result = newsqa("--help")
     assert result.returncode == 0
     assert 'newsqa ask "how many soldiers?"' in result.stdout
+
+
+def test_library_commands_add_list_show_ask_remove(tmp_path, squad_dev, empty_library):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    for number, article in enumerate(squad_dev[:3]):
+        text = "\n\n".join(p["context"] for p in article["paragraphs"][:5])
+        (folder / f"{number}.txt").write_text(article["title"] + "\n\n" + text)
+    (folder / "broken.txt").write_bytes(b"\x00\x01\x02")
+    result = newsqa("add", str(folder), str(folder / "0.txt"), "--json")
+    assert result.returncode == 2  # one file failed; the others were added
+    statuses = [r["status"] for r in json.loads(result.stdout)]
+    assert sorted(statuses) == ["added", "added", "added", "duplicate", "error"]
+    listed = json.loads(newsqa("list", "--json").stdout)
+    assert [a["title"] for a in listed] == [a["title"] for a in squad_dev[:3]]
+    shown = json.loads(newsqa("show", listed[1]["id"], "--json").stdout)
+    assert shown["text"].startswith(squad_dev[1]["paragraphs"][0]["context"][:50])
+    assert newsqa("doctor").stdout.startswith("ok: 3 articles")
+    result = newsqa("ask", "how many soldiers?", "--article", listed[0]["id"], "--json")
+    assert result.returncode == 0 and "bundled default" not in result.stderr
+    assert newsqa("remove", listed[0]["id"]).returncode == 0
+    assert [a["id"] for a in json.loads(newsqa("list", "--json").stdout)] == [
+        listed[1]["id"],
+        listed[2]["id"],
+    ]
+    assert newsqa("remove", listed[0]["id"]).returncode == 2
