@@ -75,6 +75,16 @@ def timed(action, repeats: int) -> list[float]:
     return times
 
 
+def record(results: dict, rows: list, key: str, label: str, ours: float, base: float) -> None:
+    """One comparison: our seconds, the baseline's, and the speed-up (baseline / ours)."""
+    results[key] = {
+        "ours_s": round(ours, 3),
+        "baseline_s": round(base, 3),
+        "speedup": round(base / ours, 2),
+    }
+    rows.append([label, round(ours, 3), round(base, 3), f"{base / ours:.2f}x"])
+
+
 def long_article(words: int = 5000) -> str:
     rows = [json.loads(line) for line in (SHARED_DATA / "summ-dev-public.jsonl").open()]
     parts, count = [], 0
@@ -143,19 +153,7 @@ def main() -> None:
     repeats = max(3, args.repeats // 5)
     batched = statistics.median(timed(lambda: qa.ask_many(QUESTIONS), repeats))
     sequential = statistics.median(timed(lambda: [qa.ask(q) for q in QUESTIONS], repeats))
-    results["ask_many_32"] = {
-        "batched_s": round(batched, 3),
-        "sequential_s": round(sequential, 3),
-        "speedup": round(sequential / batched, 2),
-    }
-    rows.append(
-        [
-            "ask_many(32) vs 32 x ask (s)",
-            round(batched, 3),
-            round(sequential, 3),
-            f"{sequential / batched:.2f}x",
-        ]
-    )
+    record(results, rows, "ask_many_32", "ask_many(32) vs 32 x ask (s)", batched, sequential)
 
     text = long_article()
     long = qa.add(text)
@@ -174,38 +172,14 @@ def main() -> None:
                 model.generate(**inputs, max_new_tokens=136, num_beams=2, no_repeat_ngram_size=3)
 
     base = statistics.median(timed(naive, 2))
-    results["summarize_long"] = {
-        "words": len(text.split()),
-        "windows": len(parts),
-        "batched_s": round(ours, 2),
-        "naive_loop_s": round(base, 2),
-        "speedup": round(base / ours, 2),
-    }
-    rows.append(
-        [
-            f"summary of {len(text.split())} words (s)",
-            round(ours, 2),
-            round(base, 2),
-            f"{base / ours:.2f}x",
-        ]
-    )
+    label = f"summary of {len(text.split())} words, {len(parts)} windows (s)"
+    record(results, rows, "summarize_long", label, ours, base)
 
     sentences = [s.text for s in split_sentences(text)][:256]
     batched_embed = statistics.median(timed(lambda: qa.embedder.encode(sentences), 3))
     single_embed = statistics.median(timed(lambda: [qa.embedder.encode([s]) for s in sentences], 1))
-    results["embedding_256_sentences"] = {
-        "batched_s": round(batched_embed, 3),
-        "one_at_a_time_s": round(single_embed, 3),
-        "speedup": round(single_embed / batched_embed, 2),
-    }
-    rows.append(
-        [
-            "embed 256 sentences (s)",
-            round(batched_embed, 3),
-            round(single_embed, 3),
-            f"{single_embed / batched_embed:.2f}x",
-        ]
-    )
+    label = "embed 256 sentences vs one at a time (s)"
+    record(results, rows, "embedding_256_sentences", label, batched_embed, single_embed)
 
     if not args.skip_cli:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "NEWSQA_DEVICE": args.device}
