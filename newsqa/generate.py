@@ -26,7 +26,7 @@ def bundled_model_path() -> Path:
         packaged = Path(str(resources.files("newsqa.bundled_model")))
         if (packaged / "config.json").exists():
             return packaged
-    except ModuleNotFoundError:
+    except (ModuleNotFoundError, TypeError):  # a checkout that is not installed
         pass
     return Path(__file__).resolve().parent.parent / "models" / BUNDLED_MODEL
 
