@@ -187,8 +187,14 @@ class NewsQA:
 
     # -- summaries --------------------------------------------------------------------------
 
-    def summarize(self, article: str | Article | None = None, max_words: int = 80) -> Summary:
-        """Summarize one article (or the only one added); works on any length (map-reduce)."""
+    def summarize(
+        self, article: str | Article | None = None, max_words: int = 80, extract: bool = True
+    ) -> Summary:
+        """Summarize one article (or the only one added), of any length.
+
+        ``extract`` (default) first picks the central, leading sentences for the model to
+        compress; otherwise the model map-reduces the whole article.
+        """
         from newsqa.summarize import summarize_article
 
         if article is None:
