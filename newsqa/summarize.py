@@ -25,6 +25,7 @@ MAX_ROUNDS = 4
 EXTRACT_RATIO = 2.5
 LEAD_WEIGHT = 0.3
 _TOKEN = re.compile(r"\w+(?:['’]\w+)?|[^\w\s]")
+_CLITIC = re.compile(r"\s*(['’])\s*(s|t|re|ve|ll|d|m)\b", re.IGNORECASE)
 _NO_SPACE_BEFORE = set(".,;:!?%)]}”’'")
 _NO_SPACE_AFTER = set("([{“‘$")
 
@@ -108,6 +109,7 @@ def recase(text: str, source: str) -> str:
     forms: dict[str, Counter] = {}
     for word in re.findall(r"\w+(?:['’]\w+)?", source):
         forms.setdefault(word.lower(), Counter())[word] += 1
+    text = _CLITIC.sub(r"\1\2", text)  # the uncased tokenizer writes "army ' s"
     pieces: list[str] = []
     capitalize = True
     for token in _TOKEN.findall(text):

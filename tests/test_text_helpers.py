@@ -20,6 +20,8 @@ def test_recase_restores_the_articles_casing_and_spacing(seed_text):
         "the ispr said 46 members of the afghanistan forces crossed near chitral .", seed_text
     )
     assert text == "The ISPR said 46 members of the Afghanistan forces crossed near Chitral."
+    text = recase("afghanistan ' s military is overhauling its war strategy .", seed_text)
+    assert text == "Afghanistan's military is overhauling its war strategy."
 
 
 def test_squad_normalisation_and_scores():
