@@ -190,8 +190,9 @@ class Seq2SeqGenerator:
                 [{"input_ids": encoded[i]} for i in batch], return_tensors="pt"
             ).to(self.device)
             label_ids = torch.tensor([labels] * len(batch), device=self.device)
+            decoder_ids = model.prepare_decoder_input_ids_from_labels(labels=label_ids)
             with torch.inference_mode():
-                logits = model(**inputs, labels=label_ids).logits.float()
+                logits = model(**inputs, decoder_input_ids=decoder_ids).logits.float()
             logprobs = torch.log_softmax(logits, dim=-1).gather(-1, label_ids.unsqueeze(-1))
             for index, value in zip(batch, logprobs.squeeze(-1).sum(-1).tolist()):
                 scores[index] = float(value)

@@ -25,6 +25,7 @@ MIN_HTML_WORDS = 8
 _WHITESPACE = re.compile(r"\s+")
 _URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
 _HTML = re.compile(r"<\s*(!doctype\s+html|html|head|body|article|div|p|script|nav)\b", re.I)
+_DOCUMENT = re.compile(r"<\s*(!doctype\s+html|html|body)\b[^>]*>", re.I)
 _PATH_LIKE = re.compile(r"^(~|\.{1,2})?/|\.(txt|html?|md|text)$", re.IGNORECASE)
 _FURNITURE = re.compile(
     r"^\W*(please enter your (comment|name)|leave a (reply|comment)|must read|"
@@ -144,7 +145,11 @@ def fetch_url(url: str) -> bytes:
 
 
 def looks_like_html(text: str) -> bool:
-    return bool(_HTML.search(text[:4096]))
+    """A page, not prose that mentions a tag: it opens with markup or declares a document."""
+    head = text[:4096]
+    return (
+        head.lstrip().startswith("<") and bool(_HTML.search(head)) or bool(_DOCUMENT.search(head))
+    )
 
 
 def from_html(html: str, source: str) -> tuple[str, str | None]:
