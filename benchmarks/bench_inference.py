@@ -27,7 +27,7 @@ from common import ROOT, SHARED_DATA, print_table, write_result  # noqa: E402
 from newsqa import NewsQA  # noqa: E402
 from newsqa.chunk import split_sentences  # noqa: E402
 from newsqa.prompts import summary_input  # noqa: E402
-from newsqa.summarize import windows  # noqa: E402
+from newsqa.summaries import windows  # noqa: E402
 
 SEED = ROOT / "newsqa" / "data" / "article.txt"
 QUESTIONS = [

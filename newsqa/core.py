@@ -195,7 +195,7 @@ class NewsQA:
         ``extract`` (default) first picks the central, leading sentences for the model to
         compress; otherwise the model map-reduces the whole article.
         """
-        from newsqa.summarize import summarize_article
+        from newsqa.summaries import summarize_article
 
         if article is None:
             added = self.library.articles()

@@ -2,7 +2,7 @@
 
 from newsqa.answer import align
 from newsqa.metrics import exact_match, f1_score, normalize_answer
-from newsqa.summarize import recase
+from newsqa.summaries import recase
 
 
 def test_align_finds_exact_case_spacing_and_fuzzy_matches(seed_text):
