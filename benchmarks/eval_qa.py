@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import sys
 import time
@@ -47,20 +48,61 @@ def load_questions(limit: int | None, seed: int = 0) -> list[dict]:
     return rows
 
 
-def evaluate(qa: NewsQA, rows: list[dict], mode: str) -> dict:
-    """Add each distinct context once, then answer its questions in batches."""
+def sweep(rows: list[dict]) -> dict:
+    """Choose the no-answer margin on half the questions, report it on the other half.
+
+    Every question is answered with abstention off; an answer's margin over "unanswerable" is
+    recovered from its confidence (a logistic of the margin).
+    """
+    qa = NewsQA(device="cpu", no_answer_margin=-1e9)
+    answers = answer_all(qa, rows, "gold")
+    margins = {}
+    for row in rows:
+        answer = answers[row["id"]]
+        confidence = min(max(answer.confidence, 1e-6), 1 - 1e-6)
+        margins[row["id"]] = (answer.text, math.log(confidence / (1 - confidence)))
+    tune, report = rows[0::2], rows[1::2]
+
+    def at(threshold: float, subset: list[dict]) -> dict:
+        return score(
+            subset,
+            {
+                r["id"]: (margins[r["id"]][0] if margins[r["id"]][1] > threshold else "")
+                for r in subset
+            },
+        )
+
+    grid = [x / 4 for x in range(-8, 41)]
+    best = max(grid, key=lambda t: at(t, tune)["all"]["f1"])
+    return {
+        "best_margin_on_tune_half": best,
+        "tune_questions": len(tune),
+        "report_half_at_best": at(best, report),
+        "report_half_at_0": at(0.0, report),
+    }
+
+
+def answer_all(qa: NewsQA, rows: list[dict], mode: str) -> dict:
+    """Add each distinct context once, then answer its questions in one batch."""
     by_context: dict[str, list[dict]] = {}
     for row in rows:
         by_context.setdefault(row["paragraph" if mode == "gold" else "article"], []).append(row)
-    predictions = {}
-    started = time.perf_counter()
+    answers = {}
     for context, group in by_context.items():
         article = qa.add(context)
-        answers = qa.ask_many([r["question"] for r in group], article=article.id)
-        for row, answer in zip(group, answers):
-            predictions[row["id"]] = answer.text if answer.answerable else ""
-        for article_id in [article.id]:
-            qa.remove(article_id)
+        for row, answer in zip(
+            group, qa.ask_many([r["question"] for r in group], article=article.id)
+        ):
+            answers[row["id"]] = answer
+        qa.remove(article.id)
+    return answers
+
+
+def evaluate(qa: NewsQA, rows: list[dict], mode: str) -> dict:
+    """SQuAD scores of the library's answers (an abstention is the empty answer)."""
+    started = time.perf_counter()
+    answers = answer_all(qa, rows, mode)
+    predictions = {i: (a.text if a.answerable else "") for i, a in answers.items()}
     seconds = time.perf_counter() - started
     return score(rows, predictions) | {
         "seconds": round(seconds, 1),
@@ -99,9 +141,22 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="seq2seq model (default: newsqa-mini)")
     parser.add_argument("--quantize", action="store_true", help="int8 dynamic quantization")
     parser.add_argument("--name", default="eval_qa", help="results file name")
+    parser.add_argument(
+        "--margin", type=float, default=None, help="no-answer margin (default: the library's)"
+    )
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="choose the no-answer margin on half the sample, report the other",
+    )
     args = parser.parse_args()
 
     rows = load_questions(args.limit)
+    if args.sweep:
+        found = sweep(rows)
+        print(json.dumps(found, indent=2))
+        write_result(args.name, {"model": "newsqa-mini", "limit": args.limit, "sweep": found})
+        return
     table, results = [], {}
     for decoding in args.decoding:
         qa = NewsQA(

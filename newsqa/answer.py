@@ -15,6 +15,8 @@ from newsqa.results import Answer, Evidence
 
 MAX_QUESTION_CHARS = 1000
 NOT_IN_ARTICLE = "The article does not say."
+NO_ANSWER_MARGIN = 0.0
+"""Answer only when the best span's log-probability beats "unanswerable" by more than this."""
 MIN_SIMILARITY = 0.05
 """Below this cosine similarity no retrieved chunk is about the question at all."""
 
@@ -47,7 +49,7 @@ def answer_questions(
     passages: list[list[Passage]],
     grounded: bool,
     num_beams: int = 4,
-    margin_threshold: float = 0.0,
+    margin_threshold: float = NO_ANSWER_MARGIN,
 ) -> list[Answer]:
     """Answer each question from its passages, all passages generated in one batched call."""
     requests, owners = [], []

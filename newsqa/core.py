@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from newsqa import ingest
-from newsqa.answer import Passage, answer_questions, check_question
+from newsqa.answer import NO_ANSWER_MARGIN, Passage, answer_questions, check_question
 from newsqa.chunk import chunk_sentences, split_sentences
 from newsqa.embed import DEFAULT_EMBEDDER, Embedder
 from newsqa.errors import InputError, UserError
@@ -50,6 +50,7 @@ class NewsQA:
         top_k: int = 4,
         grounded: bool | None = None,
         quantize: bool = False,
+        no_answer_margin: float | None = None,
     ):
         self.library = Library(path)
         self.generator = Seq2SeqGenerator(model, device=device, quantize=quantize)
@@ -58,6 +59,7 @@ class NewsQA:
             embedder or os.environ.get("NEWSQA_EMBEDDER") or DEFAULT_EMBEDDER, device=self.device
         )
         self.top_k = top_k
+        self.no_answer_margin = NO_ANSWER_MARGIN if no_answer_margin is None else no_answer_margin
         self.grounded = self.generator.is_bundled if grounded is None else grounded
 
     # -- articles ---------------------------------------------------------------------------
@@ -162,7 +164,13 @@ class NewsQA:
             raise InputError("ask_many takes a list of questions")
         cleaned = [check_question(q) for q in questions]
         passages = [self.retrieve(q, article, top_k or self.top_k) for q in cleaned]
-        return answer_questions(self.generator, cleaned, passages, grounded=self.grounded)
+        return answer_questions(
+            self.generator,
+            cleaned,
+            passages,
+            grounded=self.grounded,
+            margin_threshold=self.no_answer_margin,
+        )
 
     def retrieve(self, question: str, article: str | Article | None, k: int) -> list[Passage]:
         """The ``k`` chunks that best match the question, by hybrid dense + BM25 ranking."""
@@ -203,7 +211,13 @@ class NewsQA:
                 raise InputError("name the article to summarize" if added else "no articles added")
             article = added[0]
         found = self.library.get(_article_id(article))
-        return summarize_article(self.generator, found, self.library.sentences(found.id), max_words)
+        return summarize_article(
+            self.generator,
+            found,
+            self.library.sentences(found.id),
+            max_words,
+            embed=self.embedder.encode if extract else None,
+        )
 
 
 def _article_id(article: str | Article) -> str:
