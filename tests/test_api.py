@@ -36,14 +36,19 @@ def test_answers_keep_the_articles_casing(qa):
     assert any(ch.isupper() for ch in answer.text)
 
 
-def test_the_demo_question_gets_a_grounded_answer(qa):
-    """ "how many soldiers?" is ambiguous here (dozens, 46, 35, hundreds): any answer must be
-    quoted from the sentence it cites."""
-    answer = qa.ask("how many soldiers?")
+def test_the_demo_question_gets_a_grounded_answer_or_an_abstention(qa):
+    """ "how many soldiers?" is ambiguous here (dozens, 46, 35, hundreds). With abstention off
+    the best answer must be a quote of the sentence it cites; with the default margin the
+    library may abstain, and then it cites nothing."""
+    eager = newsqa.NewsQA(device="cpu", no_answer_margin=-1e9)
+    eager.add(qa.articles()[0].text)
+    answer = eager.ask("how many soldiers?")
     assert answer.answerable
     evidence = answer.evidence[0]
-    assert qa.articles()[0].text[evidence.start : evidence.end] == answer.text
+    assert eager.articles()[0].text[evidence.start : evidence.end] == answer.text
     assert answer.text in evidence.sentence
+    default = qa.ask("how many soldiers?")
+    assert default.answerable == (default.evidence != [])
 
 
 def test_ask_many_matches_ask_one_by_one(qa):
