@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from newsqa.chunk import Chunk, Sentence
-from newsqa.errors import NewsQAError, NotFoundError, UserError
+from newsqa.errors import NotFoundError, UserError
 from newsqa.index import HybridIndex
 from newsqa.results import Article
 
@@ -165,9 +165,12 @@ class Library:
         return self._db.execute(query, (article_id,)).fetchone() is not None
 
     def sentences(self, article_id: str) -> list[Sentence]:
-        article = self.get(article_id)
+        return self._sentences_of(self.get(article_id))
+
+    def _sentences_of(self, article: Article) -> list[Sentence]:
+        """The article's sentences from their stored offsets (the text is not read again)."""
         blob = self._db.execute(
-            "SELECT sentences FROM articles WHERE id = ?", (article_id,)
+            "SELECT sentences FROM articles WHERE id = ?", (article.id,)
         ).fetchone()[0]
         offsets = np.frombuffer(blob, dtype=np.int64).reshape(-1, 2)
         return [Sentence(article.text[a:b], int(a), int(b)) for a, b in offsets]
@@ -183,7 +186,7 @@ class Library:
         ).fetchone()
         article = self.get(row[0])
         chunk = Chunk(article.text[row[1] : row[2]], row[1], row[2], row[3], row[4])
-        return StoredChunk(article, self.sentences(article.id), chunk)
+        return StoredChunk(article, self._sentences_of(article), chunk)
 
     def search(self, vector: np.ndarray, text: str, k: int, article_id: str | None = None):
         """``(StoredChunk, Hit)`` pairs, best first, from all articles or from one."""
@@ -470,4 +473,4 @@ def _write_synced(path: Path, data: bytes) -> None:
         os.close(directory)
 
 
-__all__ = ["Health", "Library", "LibraryBusy", "LibraryDamaged", "NewArticle", "NewsQAError"]
+__all__ = ["Health", "Library", "LibraryBusy", "LibraryDamaged", "NewArticle"]
