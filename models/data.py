@@ -4,7 +4,12 @@ Question answering comes from SQuAD v1.1 train: the context is a window of sente
 answer (what retrieval hands the generator: a chunk of a few sentences). Unanswerable examples are
 made the way retrieval fails: the same question with a window that lacks every gold answer (other
 sentences of the same paragraph, or another paragraph of the same article).
-Summarization comes from the news summary and headline pairs.
+SQuAD v2's unanswerable questions are harder: the passage holds a plausible answer, but the
+question names something the passage does not (another person, place or year). Those are made too:
+one name or number of the question that the passage contains is swapped for one from another
+article, and the passage that answers the original question must now be declined.
+Summarization comes from the news summary and headline pairs, plus sentence compressions: each
+sentence of an abstractive summary paired with the article sentence it rewrites.
 Never reads the ``*-dev-public*`` files: those are for measuring.
 """
 
@@ -13,6 +18,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,12 +57,45 @@ def _text(context: str, sentences, first: int, last: int) -> str:
     return context[sentences[first].start : sentences[last].end]
 
 
+_NAME_OR_NUMBER = re.compile(r"\b(?:[A-Z][a-z]+|\d[\d,.]*)\b")
+
+
+def _names_and_numbers(articles) -> dict[str, list[str]]:
+    """Capitalised words and numbers of every question, by shape: the swap pool."""
+    pool: dict[str, set] = {"name": set(), "number": set()}
+    for article in articles:
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                for word in _NAME_OR_NUMBER.findall(qa["question"])[1:]:
+                    pool["number" if word[0].isdigit() else "name"].add(word)
+    return {shape: sorted(words) for shape, words in pool.items()}
+
+
+def _swapped_question(question: str, window: str, pool, rng: random.Random) -> str | None:
+    """The question with one name or number it shares with ``window`` swapped for a stranger."""
+    words = [m for m in _NAME_OR_NUMBER.finditer(question) if m.start() > 0 and m.group() in window]
+    if not words:
+        return None
+    chosen = rng.choice(words)
+    shape = "number" if chosen.group()[0].isdigit() else "name"
+    for _ in range(5):
+        stranger = rng.choice(pool[shape])
+        if stranger.lower() not in window.lower() and stranger.lower() not in question.lower():
+            return question[: chosen.start()] + stranger + question[chosen.end() :]
+    return None
+
+
 def qa_examples(
-    path: Path, rng: random.Random, negative_rate: float = 0.33
+    path: Path,
+    rng: random.Random,
+    negative_rate: float = 0.33,
+    swap_rate: float = 0.2,
 ) -> tuple[list[Example], list[Example]]:
     """Answerable and unanswerable examples from SQuAD-format JSON: (train, validation)."""
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         articles = json.load(handle)["data"]
+    pool = _names_and_numbers(articles)
+    swap_rng = random.Random(rng.random())  # its own stream: the other examples stay as before
     train: list[Example] = []
     validation: list[Example] = []
     for number, article in enumerate(articles):
@@ -83,6 +122,10 @@ def qa_examples(
                         examples.append(
                             Example("squad-noans", qa_input(qa["question"], negative), NO_ANSWER)
                         )
+                if swap_rng.random() < swap_rate:
+                    swapped = _swapped_question(qa["question"], window, pool, swap_rng)
+                    if swapped:
+                        examples.append(Example("squad-swap", qa_input(swapped, window), NO_ANSWER))
     return train, validation
 
 
@@ -112,8 +155,8 @@ def _negative_window(paragraphs, index: int, centre: int, qa: dict, rng: random.
     return None
 
 
-def summary_examples(path: Path, rng: random.Random) -> list[Example]:
-    """Summary and headline examples from the news pairs."""
+def summary_examples(path: Path, rng: random.Random, compression_copies: int = 3) -> list[Example]:
+    """Summary, headline and sentence-compression examples from the news pairs."""
     examples: list[Example] = []
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         for line in handle:
@@ -125,6 +168,29 @@ def summary_examples(path: Path, rng: random.Random) -> list[Example]:
                 examples.extend(_extractive_windows(article, summary, source))
             else:
                 examples.append(Example(source, summary_input(article[:1500]), summary))
+                examples += compression_copies * _compressions(article, summary, source)
+    return examples
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.lower()))
+
+
+def _compressions(article: str, summary: str, source: str) -> list[Example]:
+    """Each summary sentence that rewrites one article sentence shorter: (sentence -> rewrite).
+
+    This is what the runtime asks of the model after it has picked a summary's sentences.
+    """
+    sentences = split_sentences(article)
+    examples = []
+    for written in split_sentences(summary):
+        words = _words(written.text)
+        if len(words) < 5 or not sentences:
+            continue
+        best = max(sentences, key=lambda s: len(words & _words(s.text)))
+        coverage = len(words & _words(best.text)) / len(words)
+        if coverage >= 0.6 and len(written.text.split()) < 0.95 * len(best.text.split()):
+            examples.append(Example(f"{source}-compress", summary_input(best.text), written.text))
     return examples
 
 
