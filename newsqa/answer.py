@@ -62,14 +62,14 @@ def answer_questions(
             owners.append((number, passage))
     if not requests:
         return [_decide([], margin_threshold) for _ in questions]
-    beams = generator.generate(
+    beams, no_answer = generator.generate_and_score(
         requests,
+        NO_ANSWER,
         max_new_tokens=24,
         num_beams=num_beams,
         grounded=grounded,
         always_allowed=NO_ANSWER if grounded else None,
     )
-    no_answer = generator.score(requests, NO_ANSWER)
     candidates: list[list[tuple[float, Passage, Generation, tuple[int, int]]]] = [
         [] for _ in questions
     ]

@@ -31,6 +31,14 @@ def bundled_model_path() -> Path:
     return Path(__file__).resolve().parent.parent / "models" / BUNDLED_MODEL
 
 
+def native_cpu_bf16() -> bool:
+    """Whether this CPU multiplies bf16 natively (AMX or AVX-512 BF16): then bf16 is faster."""
+    import torch
+
+    probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
+
+
 @dataclass(frozen=True)
 class Generation:
     """One output: its text, its log-probability, and for grounded outputs the source span."""
@@ -58,12 +66,16 @@ class Seq2SeqGenerator:
         max_input_tokens: int = 256,
         batch_size: int = 16,
         quantize: bool = False,
+        cpu_bf16: bool | None = None,
     ):
         self.name = model or os.environ.get("NEWSQA_MODEL") or BUNDLED_MODEL
         self.device = resolve_device(device)
         self.max_input_tokens = max_input_tokens
         self.batch_size = batch_size
         self.quantize = quantize and self.device == "cpu"
+        if cpu_bf16 is None:
+            cpu_bf16 = os.environ.get("NEWSQA_CPU_BF16", "auto") != "0" and native_cpu_bf16()
+        self.cpu_bf16 = cpu_bf16 and self.device == "cpu" and not self.quantize
 
     @property
     def is_bundled(self) -> bool:
@@ -78,7 +90,7 @@ class Seq2SeqGenerator:
         if self.is_bundled and not Path(location, "config.json").exists():
             raise ModelError(f"the bundled model is missing from {location}: reinstall newsqa")
         quiet_transformers()
-        dtype = torch.float32
+        dtype = torch.bfloat16 if self.cpu_bf16 else torch.float32
         if self.device.startswith("cuda"):
             dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         try:
@@ -119,7 +131,37 @@ class Seq2SeqGenerator:
         With ``grounded``, every output is a span of the request's context or the
         ``always_allowed`` text (the no-answer target).
         """
+        beams, _ = self.generate_and_score(
+            requests,
+            None,
+            max_new_tokens=max_new_tokens,
+            num_beams=num_beams,
+            grounded=grounded,
+            always_allowed=always_allowed,
+            no_repeat_ngram_size=no_repeat_ngram_size,
+        )
+        return beams
+
+    def score(self, requests: list[Request], target: str) -> list[float]:
+        """The log-probability the model gives ``target`` (then end of text) for each request."""
+        return self.generate_and_score(requests, target, num_beams=0)[1]
+
+    def generate_and_score(
+        self,
+        requests: list[Request],
+        target: str | None,
+        max_new_tokens: int = 32,
+        num_beams: int = 4,
+        grounded: bool = False,
+        always_allowed: str | None = None,
+        no_repeat_ngram_size: int = 0,
+    ) -> tuple[list[list[Generation]], list[float]]:
+        """``generate`` and ``score(target)`` from one encoder pass per batch.
+
+        ``num_beams=0`` only scores. Returns (beams per request, target log-probabilities).
+        """
         import torch
+        from transformers.modeling_outputs import BaseModelOutput
 
         tokenizer, model = self._loaded
         encoded = tokenizer(
@@ -130,73 +172,78 @@ class Seq2SeqGenerator:
         )
         order = sorted(range(len(requests)), key=lambda i: len(encoded["input_ids"][i]))
         results: list[list[Generation]] = [[] for _ in requests]
+        scores: list[float] = [0.0] * len(requests)
         fixed = None
         if grounded and always_allowed:
             fixed = tokenizer(always_allowed, add_special_tokens=False)["input_ids"]
+        labels = None
+        if target is not None:
+            labels = tokenizer(target, add_special_tokens=False)["input_ids"] + [self._eos]
         for first in range(0, len(order), self.batch_size):
             batch = order[first : first + self.batch_size]
             features = [{"input_ids": encoded["input_ids"][i]} for i in batch]
             inputs = tokenizer.pad(features, return_tensors="pt").to(self.device)
-            constraint = None
-            spans = None
-            if grounded:
-                spans = [self._context_tokens(encoded, i, requests[i]) for i in batch]
-                constraint = _SpanConstraint([s[0] for s in spans], fixed, self._eos, tokenizer)
             with torch.inference_mode():
-                output = model.generate(
-                    **inputs,
-                    max_new_tokens=max_new_tokens,
-                    num_beams=num_beams,
-                    num_return_sequences=num_beams,
-                    length_penalty=0.0,
-                    early_stopping=True,
-                    do_sample=False,
-                    no_repeat_ngram_size=no_repeat_ngram_size,
-                    prefix_allowed_tokens_fn=constraint,
-                    output_scores=True,
-                    return_dict_in_generate=True,
-                )
-            sequences = output.sequences.tolist()
-            scores = (
-                output.sequences_scores.tolist()
-                if getattr(output, "sequences_scores", None) is not None
-                else [0.0] * len(sequences)
-            )
-            for position, index in enumerate(batch):
-                for beam in range(num_beams):
-                    row = position * num_beams + beam
-                    tokens = [t for t in sequences[row] if t not in self._special_ids]
-                    text = tokenizer.decode(tokens, skip_special_tokens=True).strip()
-                    span = None
-                    if spans is not None:
-                        span = _locate(tokens, *spans[position])
-                    results[index].append(Generation(text, float(scores[row]), span))
-        return results
+                hidden = model.get_encoder()(**inputs).last_hidden_state
+                if labels is not None:
+                    for index, value in zip(batch, self._target_logprobs(hidden, inputs, labels)):
+                        scores[index] = value
+                if num_beams:
+                    spans = None
+                    constraint = None
+                    if grounded:
+                        spans = [self._context_tokens(encoded, i, requests[i]) for i in batch]
+                        constraint = _SpanConstraint(
+                            [s[0] for s in spans], fixed, self._eos, tokenizer
+                        )
+                    output = model.generate(
+                        encoder_outputs=BaseModelOutput(last_hidden_state=hidden),
+                        attention_mask=inputs["attention_mask"],
+                        max_new_tokens=max_new_tokens,
+                        num_beams=num_beams,
+                        num_return_sequences=num_beams,
+                        length_penalty=0.0,
+                        early_stopping=True,
+                        do_sample=False,
+                        no_repeat_ngram_size=no_repeat_ngram_size,
+                        prefix_allowed_tokens_fn=constraint,
+                        output_scores=True,
+                        return_dict_in_generate=True,
+                    )
+                    self._collect(output, batch, num_beams, spans, results)
+        return results, scores
 
-    def score(self, requests: list[Request], target: str) -> list[float]:
-        """The log-probability the model gives ``target`` (then end of text) for each request."""
+    def _target_logprobs(self, hidden, inputs, labels: list[int]) -> list[float]:
+        """Teacher-forced log-probability of ``labels`` for each row of an encoded batch."""
         import torch
+        from transformers.modeling_outputs import BaseModelOutput
 
-        tokenizer, model = self._loaded
-        labels = tokenizer(target, add_special_tokens=False)["input_ids"] + [self._eos]
-        encoded = tokenizer(
-            [r.text for r in requests], truncation=True, max_length=self.max_input_tokens
-        )["input_ids"]
-        order = sorted(range(len(requests)), key=lambda i: len(encoded[i]))
-        scores = [0.0] * len(requests)
-        for first in range(0, len(order), self.batch_size):
-            batch = order[first : first + self.batch_size]
-            inputs = tokenizer.pad(
-                [{"input_ids": encoded[i]} for i in batch], return_tensors="pt"
-            ).to(self.device)
-            label_ids = torch.tensor([labels] * len(batch), device=self.device)
-            decoder_ids = model.prepare_decoder_input_ids_from_labels(labels=label_ids)
-            with torch.inference_mode():
-                logits = model(**inputs, decoder_input_ids=decoder_ids).logits.float()
-            logprobs = torch.log_softmax(logits, dim=-1).gather(-1, label_ids.unsqueeze(-1))
-            for index, value in zip(batch, logprobs.squeeze(-1).sum(-1).tolist()):
-                scores[index] = float(value)
-        return scores
+        model = self.model
+        label_ids = torch.tensor([labels] * hidden.shape[0], device=self.device)
+        decoder_ids = model.prepare_decoder_input_ids_from_labels(labels=label_ids)
+        logits = model(
+            encoder_outputs=BaseModelOutput(last_hidden_state=hidden),
+            attention_mask=inputs["attention_mask"],
+            decoder_input_ids=decoder_ids,
+        ).logits.float()
+        logprobs = torch.log_softmax(logits, dim=-1).gather(-1, label_ids.unsqueeze(-1))
+        return [float(v) for v in logprobs.squeeze(-1).sum(-1).tolist()]
+
+    def _collect(self, output, batch, num_beams: int, spans, results) -> None:
+        """Decode one batch's beams into ``results`` (with source spans when grounded)."""
+        sequences = output.sequences.tolist()
+        scores = (
+            output.sequences_scores.tolist()
+            if getattr(output, "sequences_scores", None) is not None
+            else [0.0] * len(sequences)
+        )
+        for position, index in enumerate(batch):
+            for beam in range(num_beams):
+                row = position * num_beams + beam
+                tokens = [t for t in sequences[row] if t not in self._special_ids]
+                text = self.tokenizer.decode(tokens, skip_special_tokens=True).strip()
+                span = _locate(tokens, *spans[position]) if spans is not None else None
+                results[index].append(Generation(text, float(scores[row]), span))
 
     @cached_property
     def _eos(self) -> int:
