@@ -24,7 +24,7 @@ import numpy as np
 
 from newsqa.chunk import Chunk, Sentence
 from newsqa.errors import NotFoundError, UserError
-from newsqa.index import HybridIndex
+from newsqa.index import HybridIndex, stored_ids
 from newsqa.results import Article
 
 SCHEMA_VERSION = 1
@@ -453,9 +453,7 @@ class Library:
 
 
 def _faiss_ids(index: HybridIndex) -> np.ndarray:
-    import faiss
-
-    return faiss.vector_to_array(index.vectors.id_map)
+    return stored_ids(index.vectors)
 
 
 def _write_synced(path: Path, data: bytes) -> None:

@@ -69,3 +69,30 @@ def test_removed_vectors_are_gone(embedder, seed_index, seed_text):
     assert len(index) == before - 1
     hits = index.search(embedder.encode(["46 members"])[0], "46 members", k=len(chunks))
     assert target not in {h.chunk_id for h in hits}
+
+
+def _clustered(count: int, dimension: int = 384, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(32, dimension))
+    points = centres[rng.integers(0, 32, count)] + 0.3 * rng.normal(size=(count, dimension))
+    return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_large_indexes_switch_to_ivf_and_back(monkeypatch):
+    import newsqa.index as index_module
+
+    monkeypatch.setattr(index_module, "APPROXIMATE_FROM", 2000)
+    vectors = _clustered(3000)
+    index = HybridIndex(384)
+    index.add(list(range(1000)), vectors[:1000], [f"chunk {i}" for i in range(1000)])
+    assert not index.approximate
+    index.add(list(range(1000, 3000)), vectors[1000:], [f"chunk {i}" for i in range(1000, 3000)])
+    assert index.approximate and len(index) == 3000
+    assert set(index_module.stored_ids(index.vectors).tolist()) == set(range(3000))
+    hits = index.search(vectors[1234], "nothing lexical", k=3)
+    assert hits[0].chunk_id == 1234 and hits[0].similarity == pytest.approx(1.0, abs=1e-4)
+    scoped = index.search(vectors[10], "", k=2, allowed={10, 11})
+    assert [h.chunk_id for h in scoped][0] == 10 and len(scoped) == 2
+    index.remove(list(range(2200)))
+    assert not index.approximate and len(index) == 800
+    assert index.search(vectors[2500], "", k=1)[0].chunk_id == 2500
