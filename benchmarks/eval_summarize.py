@@ -54,9 +54,9 @@ def main() -> None:
     parser.add_argument(
         "--strategies",
         nargs="+",
-        default=["extract"],
-        choices=["extract", "map-reduce"],
-        help="extract-then-compress, or map-reduce over the whole article",
+        default=["compress"],
+        choices=["compress", "map-reduce"],
+        help="pick sentences then compress each, or map-reduce over the whole article",
     )
     args = parser.parse_args()
 
@@ -73,9 +73,7 @@ def main() -> None:
         for row in subset:
             article = qa.add(row["article"])
             for strategy in args.strategies:
-                ours = qa.summarize(
-                    article=article.id, max_words=words, extract=strategy == "extract"
-                ).text
+                ours = qa.summarize(article=article.id, max_words=words, strategy=strategy).text
                 systems[f"newsqa {strategy}"].append(scorer.score(row["summary"], ours))
                 if strategy == args.strategies[0]:
                     novelty.append(novel_bigrams(ours, row["article"]))

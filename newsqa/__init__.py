@@ -33,8 +33,8 @@ def ask(question: str, text: str, **options) -> Answer:
     return qa.ask(question, article=article.id)
 
 
-def summarize(text: str, max_words: int = 80, **options) -> Summary:
+def summarize(text: str, max_words: int = 80, strategy: str = "compress", **options) -> Summary:
     """One-shot: summarize ``text`` (text, HTML, a path or a URL)."""
     qa = NewsQA(**options)
     article = qa.add(text)
-    return qa.summarize(article=article.id, max_words=max_words)
+    return qa.summarize(article=article.id, max_words=max_words, strategy=strategy)

@@ -184,6 +184,14 @@ def summarize(
     words: Annotated[
         int, typer.Option("--words", "-w", min=5, max=1000, help="Longest summary, in words.")
     ] = 80,
+    strategy: Annotated[
+        str,
+        typer.Option(
+            "--strategy",
+            help="compress: pick the leading, central sentences and rewrite each shorter; "
+            "map-reduce: summarize every part of the article, then the parts.",
+        ),
+    ] = "compress",
     json_output: JsonOption = False,
     device: DeviceOption = None,
     model: ModelOption = None,
@@ -193,7 +201,7 @@ def summarize(
     Example: newsqa summarize --article story.txt --words 60
     """
     qa, article_id = _target(article, device, model)
-    summary = qa.summarize(article=article_id, max_words=words)
+    summary = qa.summarize(article=article_id, max_words=words, strategy=strategy)
     if json_output:
         print(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
         return

@@ -196,15 +196,23 @@ class NewsQA:
     # -- summaries --------------------------------------------------------------------------
 
     def summarize(
-        self, article: str | Article | None = None, max_words: int = 80, extract: bool = False
+        self,
+        article: str | Article | None = None,
+        max_words: int = 80,
+        strategy: str = "compress",
     ) -> Summary:
         """Summarize one article (or the only one added), of any length.
 
-        The model map-reduces the whole article (measured best: ROUGE-2 12.8 vs 11.9 on 20
-        CNN/DM articles); ``extract`` first picks the central, leading sentences instead.
+        ``compress`` (default) picks the leading, central sentences and the model rewrites each
+        shorter; ``map-reduce`` summarizes every window of the article, then the summaries.
+        Scores of both: benchmarks/eval_summarize.py.
         """
-        from newsqa.summaries import summarize_article
+        from newsqa.summaries import STRATEGIES, summarize_article
 
+        if strategy not in STRATEGIES:
+            raise InputError(
+                f"unknown summary strategy {strategy!r}: choose {', '.join(STRATEGIES)}"
+            )
         if article is None:
             added = self.library.articles()
             if len(added) != 1:
@@ -216,7 +224,8 @@ class NewsQA:
             found,
             self.library.sentences(found.id),
             max_words,
-            embed=self.embedder.encode if extract else None,
+            embed=self.embedder.encode,
+            strategy=strategy,
         )
 
 

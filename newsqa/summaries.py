@@ -1,9 +1,15 @@
-"""Summaries of articles of any length: extract, then map-reduce over windows, then recasing.
+"""Summaries of articles of any length, written by the generator, with evidence.
 
-Map: the generator summarizes each window of sentences (batched). Reduce: the partial
-summaries, in article order, are summarized again until they fit ``max_words``. The uncased
-model's words get the article's casing back, and each summary sentence cites its closest
-article sentence as evidence.
+Two strategies:
+
+- ``compress`` (default): pick the summary's sentences (news puts the gist first, so a lead
+  bonus plus centrality under the article's mean embedding), then the generator rewrites each
+  picked sentence shorter, all in one batch. Cost grows with the summary, not the article.
+- ``map-reduce``: the generator summarizes every window of the article (batched), then the
+  partial summaries again until they fit ``max_words``.
+
+The uncased model's words get the article's casing back, and each summary sentence cites the
+article sentence it comes from as evidence.
 """
 
 from __future__ import annotations
@@ -19,10 +25,12 @@ from newsqa.generate import Request, Seq2SeqGenerator
 from newsqa.prompts import NO_ANSWER, summary_input
 from newsqa.results import Article, Evidence, Summary
 
+STRATEGIES = ("compress", "map-reduce")
 WINDOW_CHARS = 700
 """One map window: about the chunk size the bundled model was trained to summarize."""
 MAX_ROUNDS = 4
-EXTRACT_RATIO = 2.5
+SELECT_RATIO = 1.5
+"""Sentences picked for ``compress``: this many times the word budget (compression shortens)."""
 LEAD_WEIGHT = 0.3
 _TOKEN = re.compile(r"\w+(?:['’]\w+)?|[^\w\s]")
 _CLITIC = re.compile(r"\s*(['’])\s*(s|t|re|ve|ll|d|m)\b", re.IGNORECASE)
@@ -68,26 +76,45 @@ def summarize_article(
     sentences: list[Sentence],
     max_words: int = 80,
     embed: Callable[[list[str]], np.ndarray] | None = None,
+    strategy: str = "compress",
 ) -> Summary:
     """Summary of ``article`` in at most ``max_words`` words, with evidence.
 
-    With ``embed``, extract-then-compress: the central and leading sentences (about
-    ``EXTRACT_RATIO`` times the word budget) are chosen first and the generator compresses
-    them. Without it, map-reduce over the whole article.
+    ``compress`` needs ``embed`` (sentence embeddings) to pick the sentences it rewrites.
     """
     max_words = max(int(max_words), 5)
-    chosen = sentences
-    if (
-        embed is not None
-        and sum(len(s.text.split()) for s in sentences) > EXTRACT_RATIO * max_words
-    ):
-        chosen = select_sentences(
-            sentences, embed([s.text for s in sentences]), int(EXTRACT_RATIO * max_words)
-        )
-        text = " ".join(s.text for s in chosen)
-        parts = windows(text, split_sentences(text))
+    if strategy == "compress":
+        if embed is None:
+            raise ValueError("the compress strategy needs an embedding function")
+        written = _compress(generator, sentences, embed, max_words)
+    elif strategy == "map-reduce":
+        written = _map_reduce(generator, article.text, sentences, max_words)
     else:
-        parts = windows(article.text, chosen)
+        raise ValueError(f"unknown summary strategy {strategy!r}: choose {', '.join(STRATEGIES)}")
+    text = _truncate(recase(written, article.text), max_words)
+    return Summary(text, _evidence(text, article, sentences))
+
+
+def _compress(generator, sentences: list[Sentence], embed, max_words: int) -> str:
+    """Pick sentences, then let the generator rewrite each one shorter (one batch)."""
+    chosen = sentences
+    if len(sentences) > 1:
+        chosen = select_sentences(
+            sentences, embed([s.text for s in sentences]), int(SELECT_RATIO * max_words)
+        )
+    outputs = generator.generate(
+        [Request(summary_input(s.text)) for s in chosen],
+        max_new_tokens=min(96, int(max_words * 1.6) + 8),
+        num_beams=2,
+        no_repeat_ngram_size=3,
+    )
+    return _dedupe(" ".join(_usable(beams[0].text) for beams in outputs))
+
+
+def _map_reduce(generator, text: str, sentences: list[Sentence], max_words: int) -> str:
+    """Summarize every window, then the summaries, until they fit ``max_words``."""
+    parts = windows(text, sentences)
+    combined = ""
     for _ in range(MAX_ROUNDS):
         outputs = generator.generate(
             [Request(summary_input(part)) for part in parts],
@@ -95,13 +122,15 @@ def summarize_article(
             num_beams=2,
             no_repeat_ngram_size=3,
         )
-        written = [beams[0].text for beams in outputs]
-        combined = _dedupe(" ".join(t for t in written if t and t.lower() != NO_ANSWER))
+        combined = _dedupe(" ".join(_usable(beams[0].text) for beams in outputs))
         if len(combined.split()) <= max_words or len(parts) == 1:
             break
         parts = windows(combined, split_sentences(combined))
-    text = _truncate(recase(combined, article.text), max_words)
-    return Summary(text, _evidence(text, article, sentences))
+    return combined
+
+
+def _usable(text: str) -> str:
+    return "" if text.strip().lower() == NO_ANSWER else text.strip()
 
 
 def recase(text: str, source: str) -> str:

@@ -1,6 +1,7 @@
 """The public API end to end, on the bundled models and the seed article."""
 
 import dataclasses
+import re
 
 import pytest
 
@@ -78,6 +79,27 @@ def test_summary_is_short_cased_and_cites_the_article(qa):
     assert summary.evidence
     for evidence in summary.evidence:
         assert article.text[evidence.start : evidence.end] == evidence.sentence
+
+
+@pytest.mark.parametrize("strategy", ["compress", "map-reduce"])
+def test_a_long_article_is_summarized_by_the_model_within_budget(cnndm_articles, strategy):
+    """Twelve CNN/DM articles end to end (over 5 000 words): far past the model's window."""
+    text = "\n\n".join(row["article"] for row in cnndm_articles[:12])
+    assert len(text.split()) > 5000
+    engine = newsqa.NewsQA(device="cpu")
+    article = engine.add(text)
+    summary = engine.summarize(article=article.id, max_words=80, strategy=strategy)
+    assert 20 <= len(summary.text.split()) <= 80
+    for evidence in summary.evidence:
+        assert article.text[evidence.start : evidence.end] == evidence.sentence
+    article_words = set(re.findall(r"\w+", article.text.lower()))
+    summary_words = re.findall(r"\w+", summary.text.lower())
+    assert sum(w in article_words for w in summary_words) / len(summary_words) > 0.9
+
+
+def test_an_unknown_summary_strategy_is_a_user_error(qa):
+    with pytest.raises(InputError, match="strategy"):
+        qa.summarize(strategy="abstractive-magic")
 
 
 def test_one_shot_helpers(seed_text):
