@@ -2,11 +2,16 @@
 
 Any sentence-transformers hub name or local directory works too. Vectors are L2-normalised, so
 inner product is cosine similarity.
+
+A local model folder that is a plain transformer with mean pooling (the default model is one)
+runs on transformers directly: the same vectors as sentence-transformers (tested), without the
+seconds that importing sentence-transformers adds to every cold start of the CLI.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from functools import cached_property
 from pathlib import Path
 
@@ -36,6 +41,64 @@ def bundled_embedder_path(verify: bool = True) -> Path:
     return path
 
 
+def is_mean_pooled_transformer(folder: Path) -> bool:
+    """Whether a sentence-transformers folder is a transformer, mean pooling, then normalising."""
+    try:
+        modules = json.loads((folder / "modules.json").read_text())
+        pooling = json.loads((folder / modules[1]["path"] / "config.json").read_text())
+    except (OSError, ValueError, IndexError, KeyError):
+        return False
+    kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
+    modes = {k for k, v in pooling.items() if k.startswith("pooling_mode") and v}
+    return kinds == ["Transformer", "Pooling", "Normalize"] and modes == {
+        "pooling_mode_mean_tokens"
+    }
+
+
+class MeanPooledEncoder:
+    """A transformer's token vectors averaged over the attention mask, then unit length."""
+
+    def __init__(self, folder: Path, device: str):
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        settings = json.loads((folder / "sentence_bert_config.json").read_text())
+        self.max_length = int(settings.get("max_seq_length", 256))
+        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.network = AutoModel.from_pretrained(folder, dtype=torch.float32).eval().to(device)
+        self.device = device
+
+    def dimension(self) -> int:
+        return int(self.network.config.hidden_size)
+
+    def encode(self, texts: list[str], batch_size: int, progress: bool = False) -> np.ndarray:
+        import torch
+
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors = np.zeros((len(texts), self.dimension()), dtype=np.float32)
+        starts = range(0, len(order), batch_size)
+        if progress:
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc="Embedding", unit="batch")
+        for start in starts:
+            batch = order[start : start + batch_size]
+            inputs = self.tokenizer(
+                [texts[i] for i in batch],
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="pt",
+            ).to(self.device)
+            with torch.inference_mode():
+                tokens = self.network(**inputs).last_hidden_state
+                mask = inputs["attention_mask"].unsqueeze(-1).to(tokens.dtype)
+                mean = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                unit = torch.nn.functional.normalize(mean, dim=-1)
+            vectors[batch] = unit.float().cpu().numpy()
+        return vectors
+
+
 class Embedder:
     """Batched, normalised sentence embeddings, loaded lazily on first use."""
 
@@ -46,10 +109,12 @@ class Embedder:
 
     @cached_property
     def model(self):
-        from sentence_transformers import SentenceTransformer
-
         quiet_transformers()
         location = str(bundled_embedder_path()) if self.name in _BUNDLED_ALIASES else self.name
+        if Path(location).is_dir() and is_mean_pooled_transformer(Path(location)):
+            return MeanPooledEncoder(Path(location), self.device)
+        from sentence_transformers import SentenceTransformer
+
         try:
             return SentenceTransformer(location, device=self.device)
         except Exception as error:  # hub/network/format errors all mean "cannot load"
@@ -65,6 +130,8 @@ class Embedder:
     @property
     def dimension(self) -> int:
         model = self.model
+        if isinstance(model, MeanPooledEncoder):
+            return model.dimension()
         method = getattr(model, "get_embedding_dimension", None)
         method = method or model.get_sentence_embedding_dimension  # sentence-transformers < 6
         return int(method())
@@ -76,6 +143,8 @@ class Embedder:
         """Unit-length float32 vectors, one row per text."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if isinstance(self.model, MeanPooledEncoder):
+            return self.model.encode(texts, self.batch_size, progress)
         vectors = self.model.encode(
             texts,
             batch_size=self.batch_size,

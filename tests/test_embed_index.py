@@ -32,6 +32,20 @@ def test_vectors_are_unit_length_and_meaningful(embedder):
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3
 
 
+def test_the_direct_path_gives_sentence_transformers_vectors(embedder, seed_text):
+    """The default model skips importing sentence-transformers; its vectors must not change."""
+    from sentence_transformers import SentenceTransformer
+
+    from newsqa.embed import MeanPooledEncoder
+
+    assert isinstance(embedder.model, MeanPooledEncoder)
+    sentences = [s.text for s in split_sentences(seed_text)] + ["x", "a " * 400]
+    reference = SentenceTransformer(str(bundled_embedder_path()), device="cpu").encode(
+        sentences, normalize_embeddings=True
+    )
+    assert np.abs(embedder.encode(sentences) - reference).max() < 1e-5
+
+
 def test_unknown_embedding_model_is_a_model_error():
     with pytest.raises(ModelError, match="cannot load embedding model"):
         Embedder("no-such-org/no-such-embedder").encode(["text"])
