@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -145,7 +146,12 @@ def main() -> None:
     )
     parser.add_argument("--decoding", nargs="+", default=["grounded"], choices=["grounded", "free"])
     parser.add_argument("--model", default=None, help="seq2seq model (default: newsqa-mini)")
-    parser.add_argument("--quantize", action="store_true", help="int8 dynamic quantization")
+    parser.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16", "int8"],
+        default="auto",
+        help="generator weights on CPU: auto is bf16 where the CPU multiplies it natively",
+    )
     parser.add_argument("--name", default="eval_qa", help="results file name")
     parser.add_argument(
         "--margin", type=float, default=None, help="no-answer margin (default: the library's)"
@@ -156,6 +162,8 @@ def main() -> None:
         help="choose the no-answer margin on half the sample, report the other",
     )
     args = parser.parse_args()
+    if args.precision in ("fp32", "bf16"):
+        os.environ["NEWSQA_CPU_BF16"] = "1" if args.precision == "bf16" else "0"
 
     rows = load_questions(args.limit)
     if args.sweep:
@@ -166,8 +174,13 @@ def main() -> None:
     table, results = [], {}
     for decoding in args.decoding:
         qa = NewsQA(
-            device="cpu", model=args.model, grounded=decoding == "grounded", quantize=args.quantize
+            device="cpu",
+            model=args.model,
+            grounded=decoding == "grounded",
+            quantize=args.precision == "int8",
+            no_answer_margin=args.margin,
         )
+        precision = "int8" if qa.generator.quantize else "bf16" if qa.generator.cpu_bf16 else "fp32"
         for mode in args.modes:
             result = evaluate(qa, rows, mode)
             results[f"{mode}/{decoding}"] = result
@@ -193,7 +206,8 @@ def main() -> None:
         {
             "model": args.model or "newsqa-mini",
             "limit": args.limit,
-            "quantize": args.quantize,
+            "precision": precision,
+            "margin": qa.no_answer_margin,
             "results": results,
         },
     )

@@ -61,6 +61,7 @@ def test_article_from_stdin_and_summary_json(seed_text):
         (["ask", "how many?", "--device", "cuda"], "no usable CUDA"),
         (["ask", "how many?", "--article", "http://127.0.0.1:9/x"], "cannot fetch"),
         (["ask", "how many?", "--model", "no-such-org/no-such-model"], "cannot load"),
+        (["summarize", "--strategy", "magic"], "unknown summary strategy"),
     ],
 )
 def test_user_errors_exit_2_with_one_line_and_no_traceback(args, message):
