@@ -194,7 +194,11 @@ class Seq2SeqGenerator:
                     if grounded:
                         spans = [self._context_tokens(encoded, i, requests[i]) for i in batch]
                         constraint = _SpanConstraint(
-                            [s[0] for s in spans], fixed, self._eos, tokenizer
+                            [s[0] for s in spans],
+                            fixed,
+                            self._eos,
+                            set(tokenizer.all_special_ids),
+                            self._word_pieces,
                         )
                     output = model.generate(
                         encoder_outputs=BaseModelOutput(last_hidden_state=hidden),
@@ -252,6 +256,12 @@ class Seq2SeqGenerator:
         return eos[0] if isinstance(eos, list) else int(eos)
 
     @cached_property
+    def _word_pieces(self) -> frozenset[int]:
+        """Token ids that continue a word (``##`` pieces): an answer cannot start or end there."""
+        vocabulary = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
+        return frozenset(i for i, t in enumerate(vocabulary) if t and t.startswith("##"))
+
+    @cached_property
     def _special_ids(self) -> set[int]:
         config = self.model.generation_config
         ids = set(self.tokenizer.all_special_ids)
@@ -276,13 +286,19 @@ class Seq2SeqGenerator:
 class _SpanConstraint:
     """``prefix_allowed_tokens_fn``: the next token must continue a span of the context."""
 
-    def __init__(self, contexts: list[list[int]], fixed: list[int] | None, eos: int, tokenizer):
+    def __init__(
+        self,
+        contexts: list[list[int]],
+        fixed: list[int] | None,
+        eos: int,
+        special: set[int],
+        continuation: frozenset[int],
+    ):
         self.contexts = contexts
         self.fixed = fixed or []
         self.eos = eos
-        self.special = set(tokenizer.all_special_ids)
-        vocabulary = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-        self.continuation = {i for i, t in enumerate(vocabulary) if t and t.startswith("##")}
+        self.special = special
+        self.continuation = continuation
 
     def __call__(self, batch_id: int, prefix) -> list[int]:
         context = self.contexts[batch_id]
