@@ -8,6 +8,7 @@ the no-answer target), so an answer is quoted from the article by construction.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -104,9 +105,11 @@ class Seq2SeqGenerator:
             ) from error
         model.eval().to(self.device)
         if self.quantize:
-            model = torch.ao.quantization.quantize_dynamic(
-                model, {torch.nn.Linear}, dtype=torch.qint8
-            )
+            with warnings.catch_warnings():  # torch marks its quantized tensors as deprecated
+                warnings.simplefilter("ignore")
+                model = torch.ao.quantization.quantize_dynamic(
+                    model, {torch.nn.Linear}, dtype=torch.qint8
+                )
         return tokenizer, model
 
     @property
