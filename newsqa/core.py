@@ -163,7 +163,7 @@ class NewsQA:
         if isinstance(questions, str):
             raise InputError("ask_many takes a list of questions")
         cleaned = [check_question(q) for q in questions]
-        passages = [self.retrieve(q, article, top_k or self.top_k) for q in cleaned]
+        passages = self.retrieve_many(cleaned, article, top_k or self.top_k)
         return answer_questions(
             self.generator,
             cleaned,
@@ -174,23 +174,32 @@ class NewsQA:
 
     def retrieve(self, question: str, article: str | Article | None, k: int) -> list[Passage]:
         """The ``k`` chunks that best match the question, by hybrid dense + BM25 ranking."""
+        return self.retrieve_many([question], article, k)[0]
+
+    def retrieve_many(
+        self, questions: list[str], article: str | Article | None, k: int
+    ) -> list[list[Passage]]:
+        """``retrieve`` for many questions, their embeddings computed in one batch."""
         if len(self.library) == 0:
             raise InputError("no articles added: add one first")
         self._check_embedder()
         article_id = _article_id(article) if article is not None else None
         if article_id is not None:
             self.library.get(article_id)
-        vector = self.embedder.encode([question])[0]
+        vectors = self.embedder.encode(questions)
         return [
-            Passage(
-                found.article.id,
-                found.article.title,
-                found.article.text,
-                found.chunk,
-                found.sentences,
-                hit.similarity,
-            )
-            for found, hit in self.library.search(vector, question, k, article_id)
+            [
+                Passage(
+                    found.article.id,
+                    found.article.title,
+                    found.article.text,
+                    found.chunk,
+                    found.sentences,
+                    hit.similarity,
+                )
+                for found, hit in self.library.search(vector, question, k, article_id)
+            ]
+            for question, vector in zip(questions, vectors)
         ]
 
     # -- summaries --------------------------------------------------------------------------
