@@ -29,9 +29,9 @@ STRATEGIES = ("compress", "map-reduce")
 WINDOW_CHARS = 700
 """One map window: about the chunk size the bundled model was trained to summarize."""
 MAX_ROUNDS = 4
-SELECT_RATIO = 1.5
+SELECT_RATIO = 1.0
 """Sentences picked for ``compress``: this many times the word budget (compression shortens)."""
-LEAD_WEIGHT = 0.3
+LEAD_WEIGHT = 1.0
 _TOKEN = re.compile(r"\w+(?:['’]\w+)?|[^\w\s]")
 _CLITIC = re.compile(r"\s*(['’])\s*(s|t|re|ve|ll|d|m)\b", re.IGNORECASE)
 _NO_SPACE_BEFORE = set(".,;:!?%)]}”’'")
