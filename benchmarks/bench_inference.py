@@ -24,7 +24,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, SHARED_DATA, print_table, write_result  # noqa: E402
+from common import (  # noqa: E402
+    ROOT,
+    SHARED_DATA,
+    add_precision_option,
+    apply_precision,
+    precision_of,
+    print_table,
+    write_result,
+)
 
 from newsqa import NewsQA  # noqa: E402
 from newsqa.chunk import split_sentences  # noqa: E402
@@ -129,19 +137,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument(
-        "--precision",
-        choices=["auto", "fp32", "bf16", "int8"],
-        default="auto",
-        help="generator weights on CPU: auto is bf16 where the CPU multiplies it natively",
-    )
+    add_precision_option(parser)
     parser.add_argument("--skip-cli", action="store_true")
     args = parser.parse_args()
-    if args.precision in ("fp32", "bf16"):
-        os.environ["NEWSQA_CPU_BF16"] = "1" if args.precision == "bf16" else "0"
+    quantize = apply_precision(args.precision)
 
-    qa = NewsQA(device=args.device, quantize=args.precision == "int8")
-    precision = "int8" if qa.generator.quantize else "bf16" if qa.generator.cpu_bf16 else "fp32"
+    qa = NewsQA(device=args.device, quantize=quantize)
+    precision = precision_of(qa.generator)
     seed = qa.add(str(SEED))
     qa.ask(QUESTIONS[0])  # warm: models loaded once per process
     rows, results = [], {}

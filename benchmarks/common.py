@@ -16,6 +16,31 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+PRECISIONS = ["auto", "fp32", "bf16", "int8"]
+
+
+def add_precision_option(parser) -> None:
+    """``--precision``: how the generator's weights run on CPU (auto: bf16 where native)."""
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="generator weights on CPU: auto is bf16 where the CPU multiplies it natively",
+    )
+
+
+def apply_precision(precision: str) -> bool:
+    """Set the environment for ``precision``; returns whether to quantize to int8."""
+    if precision in ("fp32", "bf16"):
+        os.environ["NEWSQA_CPU_BF16"] = "1" if precision == "bf16" else "0"
+    return precision == "int8"
+
+
+def precision_of(generator) -> str:
+    """The precision a generator actually runs in: int8, bf16 or fp32."""
+    return "int8" if generator.quantize else "bf16" if generator.cpu_bf16 else "fp32"
+
+
 def print_table(title: str, header: list[str], rows: list[list]) -> None:
     cells = [header] + [[f"{c:.2f}" if isinstance(c, float) else str(c) for c in r] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]

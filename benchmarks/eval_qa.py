@@ -12,14 +12,20 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import random
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SHARED_DATA, print_table, write_result  # noqa: E402
+from common import (  # noqa: E402
+    SHARED_DATA,
+    add_precision_option,
+    apply_precision,
+    precision_of,
+    print_table,
+    write_result,
+)
 
 from newsqa import NewsQA  # noqa: E402
 from newsqa.metrics import best_over_golds, exact_match, f1_score  # noqa: E402
@@ -151,12 +157,7 @@ def main() -> None:
     )
     parser.add_argument("--decoding", nargs="+", default=["grounded"], choices=["grounded", "free"])
     parser.add_argument("--model", default=None, help="seq2seq model (default: newsqa-mini)")
-    parser.add_argument(
-        "--precision",
-        choices=["auto", "fp32", "bf16", "int8"],
-        default="auto",
-        help="generator weights on CPU: auto is bf16 where the CPU multiplies it natively",
-    )
+    add_precision_option(parser)
     parser.add_argument("--name", default="eval_qa", help="results file name")
     parser.add_argument(
         "--margin", type=float, default=None, help="no-answer margin (default: the library's)"
@@ -167,8 +168,7 @@ def main() -> None:
         help="choose the no-answer margin on half the sample, report the other",
     )
     args = parser.parse_args()
-    if args.precision in ("fp32", "bf16"):
-        os.environ["NEWSQA_CPU_BF16"] = "1" if args.precision == "bf16" else "0"
+    quantize = apply_precision(args.precision)
 
     rows = load_questions(args.limit)
     if args.sweep:
@@ -183,10 +183,10 @@ def main() -> None:
             device="cpu",
             model=args.model,
             grounded=decoding == "grounded",
-            quantize=args.precision == "int8",
+            quantize=quantize,
             no_answer_margin=args.margin,
         )
-        precision = "int8" if qa.generator.quantize else "bf16" if qa.generator.cpu_bf16 else "fp32"
+        precision = precision_of(qa.generator)
         for mode in args.modes:
             result = evaluate(qa, rows, mode)
             results[f"{mode}/{decoding}"] = result

@@ -216,12 +216,8 @@ class NewsQA:
         shorter; ``map-reduce`` summarizes every window of the article, then the summaries.
         Scores of both: benchmarks/eval_summarize.py.
         """
-        from newsqa.summaries import STRATEGIES, summarize_article
+        from newsqa.summaries import summarize_article
 
-        if strategy not in STRATEGIES:
-            raise InputError(
-                f"unknown summary strategy {strategy!r}: choose {', '.join(STRATEGIES)}"
-            )
         if article is None:
             added = self.library.articles()
             if len(added) != 1:

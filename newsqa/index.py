@@ -68,7 +68,7 @@ def all_vectors(vectors) -> tuple[np.ndarray, np.ndarray]:
     ids = stored_ids(vectors)
     if len(ids) == 0:
         return ids, np.zeros((0, vectors.d), dtype=np.float32)
-    return ids, np.stack([vectors.reconstruct(int(i)) for i in ids])
+    return ids, vectors.reconstruct_batch(ids)
 
 
 @dataclass(frozen=True)
@@ -187,5 +187,5 @@ class HybridIndex:
     def _similarities(self, query_vector: np.ndarray, ids: list[int]) -> dict[int, float]:
         if not ids:
             return {}
-        vectors = np.stack([self.vectors.reconstruct(int(i)) for i in ids])
+        vectors = self.vectors.reconstruct_batch(np.asarray(ids, dtype=np.int64))
         return dict(zip(ids, (vectors @ query_vector.reshape(-1)).tolist()))

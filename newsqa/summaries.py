@@ -21,6 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from newsqa.chunk import Sentence, split_sentences
+from newsqa.errors import InputError
 from newsqa.generate import Request, Seq2SeqGenerator
 from newsqa.prompts import NO_ANSWER, summary_input
 from newsqa.results import Article, Evidence, Summary
@@ -90,7 +91,7 @@ def summarize_article(
     elif strategy == "map-reduce":
         written = _map_reduce(generator, article.text, sentences, max_words)
     else:
-        raise ValueError(f"unknown summary strategy {strategy!r}: choose {', '.join(STRATEGIES)}")
+        raise InputError(f"unknown summary strategy {strategy!r}: choose {', '.join(STRATEGIES)}")
     text = _truncate(recase(written, article.text), max_words)
     return Summary(text, _evidence(text, article, sentences))
 
