@@ -7,7 +7,10 @@ sentences of the same paragraph, or another paragraph of the same article).
 SQuAD v2's unanswerable questions are harder: the passage holds a plausible answer, but the
 question names something the passage does not (another person, place or year). Those are made too:
 one name or number of the question that the passage contains is swapped for one from another
-article, and the passage that answers the original question must now be declined.
+article, and the passage that answers the original question must now be declined. Two more of
+SQuAD v2's kinds (Rajpurkar et al. 2018: antonym 20 %, negation 9 % of its unanswerables) are made
+the same way: a word of the question swapped for its antonym ("first" -> "last") that the passage
+does not hold, or a "not" after the question's verb ("Who was not ...").
 Summarization comes from the news summary and headline pairs, plus sentence compressions: each
 sentence of an abstractive summary paired with the article sentence it rewrites.
 Never reads the ``*-dev-public*`` files: those are for measuring.
@@ -85,17 +88,94 @@ def _swapped_question(question: str, window: str, pool, rng: random.Random) -> s
     return None
 
 
+_ANTONYMS = dict(
+    pair
+    for a, b in (
+        ("first", "last"),
+        ("largest", "smallest"),
+        ("most", "least"),
+        ("before", "after"),
+        ("highest", "lowest"),
+        ("earliest", "latest"),
+        ("longest", "shortest"),
+        ("north", "south"),
+        ("east", "west"),
+        ("increase", "decrease"),
+        ("maximum", "minimum"),
+        ("oldest", "youngest"),
+        ("older", "younger"),
+        ("biggest", "smallest"),
+        ("more", "less"),
+        ("better", "worse"),
+        ("best", "worst"),
+        ("early", "late"),
+        ("major", "minor"),
+        ("positive", "negative"),
+        ("top", "bottom"),
+        ("began", "ended"),
+        ("start", "end"),
+        ("won", "lost"),
+        ("win", "lose"),
+        ("open", "closed"),
+        ("public", "private"),
+        ("northern", "southern"),
+        ("eastern", "western"),
+        ("upper", "lower"),
+        ("inside", "outside"),
+        ("larger", "smaller"),
+        ("higher", "lower"),
+        ("longer", "shorter"),
+        ("greater", "fewer"),
+        ("increased", "decreased"),
+        ("rise", "fall"),
+        ("gained", "lost"),
+        ("accepted", "rejected"),
+        ("allowed", "banned"),
+        ("supported", "opposed"),
+        ("male", "female"),
+        ("modern", "ancient"),
+    )
+    for pair in ((a, b), (b, a))
+)
+_ANTONYM_WORD = re.compile(r"\b(?:" + "|".join(sorted(_ANTONYMS, key=len, reverse=True)) + r")\b")
+_LEADING_AUXILIARY = re.compile(
+    r"^(?:who|what|which)\s+(?:is|was|are|were|has|had|can|could)\b", re.I
+)
+
+
+def _antonym_question(question: str, window: str) -> str | None:
+    """The question with one word swapped for its antonym, which the window never uses."""
+    found = _ANTONYM_WORD.search(question)
+    if not found:
+        return None
+    opposite = _ANTONYMS[found.group()]
+    if re.search(rf"\b{opposite}\b", window.lower()):
+        return None
+    return question[: found.start()] + opposite + question[found.end() :]
+
+
+def _negated_question(question: str) -> str | None:
+    """'Who was the first ...' -> 'Who was not the first ...': the passage answers the other one."""
+    found = _LEADING_AUXILIARY.match(question)
+    if not found or re.search(r"\b(?:not|never|n't)\b", question):
+        return None
+    return question[: found.end()] + " not" + question[found.end() :]
+
+
 def qa_examples(
     path: Path,
     rng: random.Random,
     negative_rate: float = 0.33,
     swap_rate: float = 0.2,
+    antonym_rate: float = 0.5,
+    negation_rate: float = 0.15,
 ) -> tuple[list[Example], list[Example]]:
     """Answerable and unanswerable examples from SQuAD-format JSON: (train, validation)."""
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         articles = json.load(handle)["data"]
     pool = _names_and_numbers(articles)
     swap_rng = random.Random(rng.random())  # its own stream: the other examples stay as before
+    reword_rng = random.Random(swap_rng.random() + 1)  # likewise for antonyms and negations
     train: list[Example] = []
     validation: list[Example] = []
     for number, article in enumerate(articles):
@@ -126,6 +206,14 @@ def qa_examples(
                     swapped = _swapped_question(qa["question"], window, pool, swap_rng)
                     if swapped:
                         examples.append(Example("squad-swap", qa_input(swapped, window), NO_ANSWER))
+                reworded = []
+                if reword_rng.random() < antonym_rate:
+                    reworded.append(_antonym_question(qa["question"], window))
+                if reword_rng.random() < negation_rate:
+                    reworded.append(_negated_question(qa["question"]))
+                examples += [
+                    Example("squad-reword", qa_input(q, window), NO_ANSWER) for q in reworded if q
+                ]
     return train, validation
 
 

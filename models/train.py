@@ -129,10 +129,11 @@ def collate(rows, device) -> dict[str, torch.Tensor]:
 def validate(model, tokenizer, examples: list[data.Example], device, autocast) -> dict[str, float]:
     """Greedy answers on held-out SQuAD examples: HasAns F1 and NoAns accuracy (0..100).
 
-    ``swap_acc`` is the NoAns accuracy on swapped-name questions alone (the hard kind).
+    ``swap_acc`` and ``reword_acc`` are the NoAns accuracy on swapped-name questions and on
+    antonym/negation questions alone (the hard kinds).
     """
     model.eval()
-    has, no, swap = [], [], []
+    has, no, swap, reword = [], [], [], []
     for start in range(0, len(examples), 64):
         part = examples[start : start + 64]
         enc = tokenizer(
@@ -149,6 +150,8 @@ def validate(model, tokenizer, examples: list[data.Example], device, autocast) -
                 no.append(float(text.strip() == NO_ANSWER))
                 if example.source == "squad-swap":
                     swap.append(no[-1])
+                if example.source == "squad-reword":
+                    reword.append(no[-1])
             else:
                 has.append(best_over_golds(f1_score, text, [example.target]))
     model.train()
@@ -158,6 +161,7 @@ def validate(model, tokenizer, examples: list[data.Example], device, autocast) -
         "has_f1": round(has_f1, 2),
         "noans_acc": round(no_acc, 2),
         "swap_acc": round(100 * sum(swap) / max(len(swap), 1), 2),
+        "reword_acc": round(100 * sum(reword) / max(len(reword), 1), 2),
         "score": round((has_f1 + no_acc) / 2, 2),
     }
 
