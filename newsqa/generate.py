@@ -7,6 +7,8 @@ the no-answer target), so an answer is quoted from the article by construction.
 
 from __future__ import annotations
 
+import functools
+import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -164,6 +166,7 @@ class Seq2SeqGenerator:
         ``num_beams=0`` only scores. Returns (beams per request, target log-probabilities).
         """
         import torch
+        from transformers import LogitsProcessorList
         from transformers.modeling_outputs import BaseModelOutput
 
         tokenizer, model = self._loaded
@@ -196,12 +199,17 @@ class Seq2SeqGenerator:
                     constraint = None
                     if grounded:
                         spans = [self._context_tokens(encoded, i, requests[i]) for i in batch]
-                        constraint = _SpanConstraint(
-                            [s[0] for s in spans],
-                            fixed,
-                            self._eos,
-                            set(tokenizer.all_special_ids),
-                            self._word_pieces,
+                        constraint = LogitsProcessorList(
+                            [
+                                _SpanConstraint(
+                                    [s[0] for s in spans],
+                                    fixed,
+                                    self._eos,
+                                    self._special_ids,
+                                    self._word_pieces,
+                                    self.device,
+                                )
+                            ]
                         )
                     output = model.generate(
                         encoder_outputs=BaseModelOutput(last_hidden_state=hidden),
@@ -213,7 +221,7 @@ class Seq2SeqGenerator:
                         early_stopping=True,
                         do_sample=False,
                         no_repeat_ngram_size=no_repeat_ngram_size,
-                        prefix_allowed_tokens_fn=constraint,
+                        logits_processor=constraint,
                         output_scores=True,
                         return_dict_in_generate=True,
                     )
@@ -287,7 +295,12 @@ class Seq2SeqGenerator:
 
 
 class _SpanConstraint:
-    """``prefix_allowed_tokens_fn``: the next token must continue a span of the context."""
+    """A logits processor: the next token must continue a span of the row's context, or the
+    fixed (no-answer) text; everything else gets -inf.
+
+    Vectorised over the batch's beams: each step compares every context window of the generated
+    length with what each beam has written so far, in one tensor operation.
+    """
 
     def __init__(
         self,
@@ -296,33 +309,75 @@ class _SpanConstraint:
         eos: int,
         special: set[int],
         continuation: frozenset[int],
+        device,
     ):
-        self.contexts = contexts
-        self.fixed = fixed or []
-        self.eos = eos
-        self.special = special
-        self.continuation = continuation
+        import torch
 
-    def __call__(self, batch_id: int, prefix) -> list[int]:
-        context = self.contexts[batch_id]
-        generated = [t for t in prefix.tolist() if t not in self.special]
-        size = len(generated)
-        allowed: set[int] = set()
+        width = max((len(c) for c in contexts), default=0)
+        padded = torch.full((len(contexts), width + 1), -1, dtype=torch.long)
+        for row, context in enumerate(contexts):
+            padded[row, : len(context)] = torch.tensor(context, dtype=torch.long)
+        self.contexts = padded.to(device)  # one spare -1 column: "past the end"
+        self.fixed = torch.tensor(fixed or [], dtype=torch.long, device=device)
+        self.eos = eos
+        self.special = torch.tensor(sorted(special), dtype=torch.long, device=device)
+        self.continuation = torch.tensor(sorted(continuation), dtype=torch.long, device=device)
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        rows, vocabulary = scores.shape
+        contexts, continues = self._per_row(rows, vocabulary)
+        generated = input_ids[:, _leading_special(input_ids, self.special) :]
+        size = generated.shape[1]
+        allowed = torch.zeros(rows, vocabulary + 1, dtype=torch.bool, device=scores.device)
+        valid = contexts >= 0
+        tokens = contexts.clamp(min=0)
         if size == 0:
-            allowed = {t for t in context if t not in self.continuation}
-        else:
-            for position in _occurrences(context, generated):
-                after = position + size
-                if after < len(context):
-                    allowed.add(context[after])
-                if after >= len(context) or context[after] not in self.continuation:
-                    allowed.add(self.eos)
-        if self.fixed:
-            if generated == self.fixed:
-                allowed.add(self.eos)
-            elif self.fixed[:size] == generated:
-                allowed.add(self.fixed[size])
-        return sorted(allowed) or [self.eos]
+            _allow(allowed, tokens, valid & ~continues[tokens])
+        elif size < contexts.shape[1]:
+            windows = contexts[:, :-1].unfold(1, size, 1)  # (rows, positions, size)
+            matched = (windows == generated[:, None, :]).all(-1)
+            following = contexts[:, size:]  # the token after each window (-1: the end)
+            inside = matched & (following >= 0)
+            _allow(allowed, following.clamp(min=0), inside)
+            ends = matched & ((following < 0) | ~continues[following.clamp(min=0)])
+            allowed[:, self.eos] |= ends.any(-1)
+        if len(self.fixed):
+            if size < len(self.fixed):
+                on_track = (generated == self.fixed[:size]).all(-1)
+                allowed[:, self.fixed[size]] |= on_track
+            elif size == len(self.fixed):
+                allowed[:, self.eos] |= (generated == self.fixed).all(-1)
+        allowed = allowed[:, :vocabulary]
+        allowed[~allowed.any(-1), self.eos] = True
+        return scores.masked_fill(~allowed, -math.inf)
+
+    @functools.cache  # noqa: B019 (one constraint lives for one generate call)
+    def _per_row(self, rows: int, vocabulary: int):
+        """Each beam's context, and which vocabulary ids continue a word (plus a spare id)."""
+        import torch
+
+        contexts = self.contexts.repeat_interleave(rows // self.contexts.shape[0], dim=0)
+        continues = torch.zeros(vocabulary + 1, dtype=torch.bool, device=self.contexts.device)
+        continues[self.continuation[self.continuation < vocabulary]] = True
+        return contexts, continues
+
+
+def _allow(allowed, tokens, where) -> None:
+    """Set ``allowed[row, tokens[row, i]]`` wherever ``where[row, i]``."""
+    rows, positions = where.nonzero(as_tuple=True)
+    allowed[rows, tokens[rows, positions]] = True
+
+
+def _leading_special(input_ids, special) -> int:
+    """How many leading columns hold only special tokens (the decoder's start)."""
+    import torch
+
+    count = 0
+    while count < input_ids.shape[1] and bool(torch.isin(input_ids[:, count], special).all()):
+        count += 1
+    return count
 
 
 def _occurrences(context: list[int], span: list[int]) -> list[int]:
