@@ -64,3 +64,31 @@ def test_no_answer_is_scored_as_a_log_probability(generator, squad_requests):
 def test_a_model_that_cannot_be_loaded_offline_is_named():
     with pytest.raises(ModelError, match="no-such-org/no-such-model"):
         Seq2SeqGenerator("no-such-org/no-such-model", device="cpu").generate([Request("hi")])
+
+
+def _allowed_after(prefix: list[int], contexts, fixed=None) -> list[set[int]]:
+    """Which tokens the span constraint lets follow ``prefix`` (start token 101 first), per row."""
+    import torch
+
+    from newsqa.generate import _SpanConstraint
+
+    eos, continuation = 102, frozenset({900})
+    constraint = _SpanConstraint(contexts, fixed, eos, {101, 102, 0}, continuation, "cpu")
+    rows = torch.tensor([[101, *prefix]] * len(contexts))
+    masked = constraint(rows, torch.zeros(len(contexts), 1000))
+    return [set(torch.isfinite(row).nonzero().flatten().tolist()) for row in masked]
+
+
+def test_the_span_constraint_allows_exactly_the_continuations_of_the_context():
+    contexts = [[5, 6, 7, 6, 8], [6, 900, 3]]
+    # first token: any context token that starts a word (900 continues one)
+    assert _allowed_after([], contexts) == [{5, 6, 7, 8}, {6, 3}]
+    # after "6": what follows each 6; the end of text only where a word ends
+    assert _allowed_after([6], contexts) == [{7, 8, 102}, {900}]
+    # a span that ends the context may stop; a prefix found nowhere can only stop
+    assert _allowed_after([6, 8], contexts) == [{102}, {102}]
+    assert _allowed_after([6, 900], contexts) == [{102}, {3, 102}]
+    # the fixed (no-answer) text is always open, token by token, then ends
+    assert _allowed_after([], contexts, fixed=[40, 41]) == [{5, 6, 7, 8, 40}, {6, 3, 40}]
+    assert _allowed_after([40], contexts, fixed=[40, 41]) == [{41}, {41}]
+    assert _allowed_after([40, 41], contexts, fixed=[40, 41]) == [{102}, {102}]
