@@ -7,7 +7,6 @@ the no-answer target), so an answer is quoted from the article by construction.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import warnings
@@ -202,12 +201,7 @@ class Seq2SeqGenerator:
                         constraint = LogitsProcessorList(
                             [
                                 _SpanConstraint(
-                                    [s[0] for s in spans],
-                                    fixed,
-                                    self._eos,
-                                    self._special_ids,
-                                    self._word_pieces,
-                                    self.device,
+                                    [s[0] for s in spans], fixed, self._eos, *self._span_tables
                                 )
                             ]
                         )
@@ -267,10 +261,18 @@ class Seq2SeqGenerator:
         return eos[0] if isinstance(eos, list) else int(eos)
 
     @cached_property
-    def _word_pieces(self) -> frozenset[int]:
-        """Token ids that continue a word (``##`` pieces): an answer cannot start or end there."""
-        vocabulary = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
-        return frozenset(i for i, t in enumerate(vocabulary) if t and t.startswith("##"))
+    def _span_tables(self):
+        """For grounded decoding, once per model: the special ids, and a mask over the output
+        vocabulary (plus one spare id) of the ``##`` pieces that continue a word, where an
+        answer can neither start nor end."""
+        import torch
+
+        pieces = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
+        size = self.model.get_output_embeddings().weight.shape[0]
+        continues = torch.zeros(size + 1, dtype=torch.bool)
+        continues[[i for i, t in enumerate(pieces) if t and t.startswith("##") and i < size]] = True
+        special = torch.tensor(sorted(self._special_ids), dtype=torch.long)
+        return special.to(self.device), continues.to(self.device)
 
     @cached_property
     def _special_ids(self) -> set[int]:
@@ -303,31 +305,28 @@ class _SpanConstraint:
     """
 
     def __init__(
-        self,
-        contexts: list[list[int]],
-        fixed: list[int] | None,
-        eos: int,
-        special: set[int],
-        continuation: frozenset[int],
-        device,
+        self, contexts: list[list[int]], fixed: list[int] | None, eos: int, special, continues
     ):
+        """``special``: the special ids (a tensor); ``continues``: the word-continuation mask
+        over the output vocabulary plus one spare id (see ``Seq2SeqGenerator._span_tables``)."""
         import torch
 
         width = max((len(c) for c in contexts), default=0)
         padded = torch.full((len(contexts), width + 1), -1, dtype=torch.long)
         for row, context in enumerate(contexts):
             padded[row, : len(context)] = torch.tensor(context, dtype=torch.long)
-        self.contexts = padded.to(device)  # one spare -1 column: "past the end"
-        self.fixed = torch.tensor(fixed or [], dtype=torch.long, device=device)
+        self.contexts = padded.to(special.device)  # one spare -1 column: "past the end"
+        self.fixed = torch.tensor(fixed or [], dtype=torch.long, device=special.device)
         self.eos = eos
-        self.special = torch.tensor(sorted(special), dtype=torch.long, device=device)
-        self.continuation = torch.tensor(sorted(continuation), dtype=torch.long, device=device)
+        self.special = special
+        self.continues = continues
 
     def __call__(self, input_ids, scores):
         import torch
 
         rows, vocabulary = scores.shape
-        contexts, continues = self._per_row(rows, vocabulary)
+        contexts = self.contexts.repeat_interleave(rows // self.contexts.shape[0], dim=0)
+        continues = self.continues
         generated = input_ids[:, _leading_special(input_ids, self.special) :]
         size = generated.shape[1]
         allowed = torch.zeros(rows, vocabulary + 1, dtype=torch.bool, device=scores.device)
@@ -352,16 +351,6 @@ class _SpanConstraint:
         allowed = allowed[:, :vocabulary]
         allowed[~allowed.any(-1), self.eos] = True
         return scores.masked_fill(~allowed, -math.inf)
-
-    @functools.cache  # noqa: B019 (one constraint lives for one generate call)
-    def _per_row(self, rows: int, vocabulary: int):
-        """Each beam's context, and which vocabulary ids continue a word (plus a spare id)."""
-        import torch
-
-        contexts = self.contexts.repeat_interleave(rows // self.contexts.shape[0], dim=0)
-        continues = torch.zeros(vocabulary + 1, dtype=torch.bool, device=self.contexts.device)
-        continues[self.continuation[self.continuation < vocabulary]] = True
-        return contexts, continues
 
 
 def _allow(allowed, tokens, where) -> None:

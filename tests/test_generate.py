@@ -72,8 +72,10 @@ def _allowed_after(prefix: list[int], contexts, fixed=None) -> list[set[int]]:
 
     from newsqa.generate import _SpanConstraint
 
-    eos, continuation = 102, frozenset({900})
-    constraint = _SpanConstraint(contexts, fixed, eos, {101, 102, 0}, continuation, "cpu")
+    eos, continues = 102, torch.zeros(1001, dtype=torch.bool)
+    continues[900] = True
+    special = torch.tensor([0, 101, 102])
+    constraint = _SpanConstraint(contexts, fixed, eos, special, continues)
     rows = torch.tensor([[101, *prefix]] * len(contexts))
     masked = constraint(rows, torch.zeros(len(contexts), 1000))
     return [set(torch.isfinite(row).nonzero().flatten().tolist()) for row in masked]
