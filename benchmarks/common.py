@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import time
 from pathlib import Path
 
@@ -20,12 +21,12 @@ PRECISIONS = ["auto", "fp32", "bf16", "int8"]
 
 
 def add_precision_option(parser) -> None:
-    """``--precision``: how the generator's weights run on CPU (auto: bf16 where native)."""
+    """``--precision``: how the generator's weights run on CPU (auto: bf16 where AMX is)."""
     parser.add_argument(
         "--precision",
         choices=PRECISIONS,
         default="auto",
-        help="generator weights on CPU: auto is bf16 where the CPU multiplies it natively",
+        help="generator weights on CPU: auto is bf16 on CPUs with AMX, fp32 elsewhere",
     )
 
 
@@ -51,12 +52,26 @@ def print_table(title: str, header: list[str], rows: list[list]) -> None:
             print("  ".join("-" * w for w in widths))
 
 
+def machine() -> dict:
+    """Where a figure was measured: the CPU decides whether bf16 pays (AMX) or not."""
+    info = Path("/proc/cpuinfo")
+    names = re.findall(r"^model name\s*:\s*(.+)$", info.read_text(), re.M) if info.exists() else []
+    from newsqa.generate import native_cpu_bf16
+
+    return {
+        "platform": platform.platform(),
+        "cpu": names[0] if names else platform.processor(),
+        "cpus": os.cpu_count(),
+        "amx": native_cpu_bf16(),
+    }
+
+
 def write_result(name: str, payload: dict) -> Path:
     """Write ``benchmarks/results/NAME.json`` atomically, with when and where it was measured."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "machine": machine(),
         **payload,
     }
     target = RESULTS / f"{name}.json"

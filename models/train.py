@@ -32,6 +32,7 @@ from transformers import (
 )
 
 from models import data
+from newsqa.generate import native_cpu_bf16
 from newsqa.metrics import best_over_golds, f1_score
 from newsqa.prompts import NO_ANSWER
 
@@ -244,7 +245,7 @@ def main() -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.type == "cpu":
         torch.set_num_threads(os.cpu_count() or 1)
-    use_bf16 = device.type == "cuda" or torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    use_bf16 = device.type == "cuda" or native_cpu_bf16()
 
     def autocast():
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
