@@ -96,6 +96,7 @@ def sweep(rows: list[dict], model: str | None = None) -> dict:
         "tune_questions": len(tune),
         "report_half_at_best": at(best, report),
         "report_half_at_balanced": at(balanced, report),
+        "all_questions_at_balanced": at(balanced, rows),
         "report_half_by_margin": {str(t): c for t, c in curve.items()},
     }
 

@@ -11,11 +11,6 @@ article, and the passage that answers the original question must now be declined
 SQuAD v2's kinds (Rajpurkar et al. 2018: antonym 20 %, negation 9 % of its unanswerables) are made
 the same way: a word of the question swapped for its antonym ("first" -> "last") that the passage
 does not hold, or a "not" after the question's verb ("Who was not ...").
-SQuAD v2's largest kind, "other neutral" (24 %), asks about something the passage's topic invites
-but the passage does not say: one content word of the question that the window holds is swapped for
-a word of the same article's other questions that the window lacks ("What year did the *museum*
-open?" of a passage about the bridge). Retrieval-failure windows are the ones retrieval would pick:
-the sentences that share the most words with the question, without its answer.
 Summarization comes from the news summary and headline pairs, plus sentence compressions: each
 sentence of an abstractive summary paired with the article sentence it rewrites.
 Never reads the ``*-dev-public*`` files: those are for measuring.
@@ -167,54 +162,6 @@ def _negated_question(question: str) -> str | None:
     return question[: found.end()] + " not" + question[found.end() :]
 
 
-_CONTENT_WORD = re.compile(r"\b[a-z]{4,}\b")
-_STOP_WORDS = frozenset(
-    re.findall(
-        r"\S+",
-        """
-        what which when where whom whose does did have has had that this these those with from
-        were there their they them about into many much some other than then also been being
-        what's would could should after before over under most more such only like your just
-        very each make made year years name called type kind used same first last
-        """,
-    )
-)
-
-
-def _suffix_class(word: str) -> str:
-    """A crude part of speech, so a swapped word keeps the question grammatical."""
-    return next((s for s in ("ing", "ed", "ly", "s") if word.endswith(s)), "")
-
-
-def _content_words(question: str) -> set[str]:
-    return {w for w in _CONTENT_WORD.findall(question) if w not in _STOP_WORDS}
-
-
-def _neutral_question(
-    question: str, window: str, article_words: list[str], rng: random.Random
-) -> str | None:
-    """The question with one content word the window holds swapped for one of the article's
-    other questions that the window lacks: on topic, but not what the passage says."""
-    lowered = window.lower()
-    held = [
-        m
-        for m in _CONTENT_WORD.finditer(question)
-        if m.group() not in _STOP_WORDS and re.search(rf"\b{m.group()}\b", lowered)
-    ]
-    if not held:
-        return None
-    chosen = rng.choice(held)
-    kind = _suffix_class(chosen.group())
-    strangers = [
-        w
-        for w in article_words
-        if _suffix_class(w) == kind and w not in lowered and w not in question.lower()
-    ]
-    if not strangers:
-        return None
-    return question[: chosen.start()] + rng.choice(strangers) + question[chosen.end() :]
-
-
 def qa_examples(
     path: Path,
     rng: random.Random,
@@ -222,7 +169,6 @@ def qa_examples(
     swap_rate: float = 0.2,
     antonym_rate: float = 0.5,
     negation_rate: float = 0.15,
-    neutral_rate: float = 0.25,
 ) -> tuple[list[Example], list[Example]]:
     """Answerable and unanswerable examples from SQuAD-format JSON: (train, validation)."""
     with gzip.open(path, "rt", encoding="utf-8") as handle:
@@ -230,18 +176,11 @@ def qa_examples(
     pool = _names_and_numbers(articles)
     swap_rng = random.Random(rng.random())  # its own stream: the other examples stay as before
     reword_rng = random.Random(swap_rng.random() + 1)  # likewise for antonyms and negations
-    neutral_rng = random.Random(swap_rng.random() + 2)  # and for neutral swaps
     train: list[Example] = []
     validation: list[Example] = []
     for number, article in enumerate(articles):
         examples = validation if number >= len(articles) - VALIDATION_ARTICLES else train
         paragraphs = [(p, split_sentences(p["context"])) for p in article["paragraphs"]]
-        words = [[_words(x.text) for x in sentences] for _, sentences in paragraphs]
-        article_words = sorted(
-            set().union(
-                *(_content_words(q["question"]) for p in article["paragraphs"] for q in p["qas"])
-            )
-        )
         for index, (paragraph, sentences) in enumerate(paragraphs):
             context = paragraph["context"]
             if not sentences:
@@ -258,7 +197,7 @@ def qa_examples(
                     continue  # the answer crosses a sentence boundary the window cut
                 examples.append(Example("squad", qa_input(qa["question"], window), answer["text"]))
                 if rng.random() < negative_rate:
-                    negative = _negative_window(paragraphs, words, index, centre, qa, rng)
+                    negative = _negative_window(paragraphs, index, centre, qa, rng)
                     if negative:
                         examples.append(
                             Example("squad-noans", qa_input(qa["question"], negative), NO_ANSWER)
@@ -275,37 +214,30 @@ def qa_examples(
                 examples += [
                     Example("squad-reword", qa_input(q, window), NO_ANSWER) for q in reworded if q
                 ]
-                if neutral_rng.random() < neutral_rate:
-                    neutral = _neutral_question(qa["question"], window, article_words, neutral_rng)
-                    if neutral:
-                        examples.append(
-                            Example("squad-neutral", qa_input(neutral, window), NO_ANSWER)
-                        )
     return train, validation
 
 
-def _negative_window(paragraphs, words, index: int, centre: int, qa: dict, rng: random.Random):
-    """The window retrieval would hand over for this question that lacks its answer: around the
-    sentence sharing the most words with the question, in the same paragraph (away from the
-    answer) or, half the time, in another paragraph of the article. ``words[p][s]`` holds the
-    words of sentence ``s`` of paragraph ``p``."""
+def _negative_window(paragraphs, index: int, centre: int, qa: dict, rng: random.Random):
+    """A window that retrieval could hand over for this question but that lacks its answer."""
     golds = {a["text"].lower() for a in qa["answers"]}
-    asked = _content_words(qa["question"].lower())
-    same_paragraph = rng.random() < 0.5
-    options = []
-    for number, (_, sentences) in enumerate(paragraphs):
-        if (number == index) != same_paragraph:
-            continue
-        for i in range(len(sentences)):
-            if number == index and abs(i - centre) <= 1:
-                continue
-            options.append((len(asked & words[number][i]) + 2 * rng.random(), number, i))
-    for _, number, pick in sorted(options, reverse=True)[:3]:
-        paragraph, sentences = paragraphs[number]
+    candidates = []
+    paragraph, sentences = paragraphs[index]
+    others = [i for i in range(len(sentences)) if abs(i - centre) > 1]
+    if others and rng.random() < 0.5:
+        pick = rng.choice(others)
+        candidates.append((paragraph["context"], sentences, pick))
+    else:
+        other = rng.randrange(len(paragraphs))
+        o_paragraph, o_sentences = paragraphs[other]
+        if other != index and o_sentences:
+            candidates.append(
+                (o_paragraph["context"], o_sentences, rng.randrange(len(o_sentences)))
+            )
+    for context, sentences, pick in candidates:
         first, last = _window(sentences, pick, rng)
-        if number == index and first <= centre <= last:
+        if first <= centre <= last and context == paragraph["context"]:
             continue
-        window = _text(paragraph["context"], sentences, first, last)
+        window = _text(context, sentences, first, last)
         if not any(gold in window.lower() for gold in golds):
             return window
     return None

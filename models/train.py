@@ -130,12 +130,12 @@ def collate(rows, device) -> dict[str, torch.Tensor]:
 def validate(model, tokenizer, examples: list[data.Example], device, autocast) -> dict[str, float]:
     """Greedy answers on held-out SQuAD examples: HasAns F1 and NoAns accuracy (0..100).
 
-    ``swap_acc``, ``reword_acc`` and ``neutral_acc`` are the NoAns accuracy on swapped-name,
-    antonym/negation and neutral-swap questions alone (the hard kinds).
+    ``swap_acc`` and ``reword_acc`` are the NoAns accuracy on swapped-name questions and on
+    antonym/negation questions alone (the hard kinds).
     """
     model.eval()
     has, no = [], []
-    hard: dict[str, list[float]] = {"squad-swap": [], "squad-reword": [], "squad-neutral": []}
+    hard: dict[str, list[float]] = {"squad-swap": [], "squad-reword": []}
     for start in range(0, len(examples), 64):
         part = examples[start : start + 64]
         enc = tokenizer(
@@ -157,7 +157,7 @@ def validate(model, tokenizer, examples: list[data.Example], device, autocast) -
     model.train()
     has_f1 = 100 * sum(has) / max(len(has), 1)
     no_acc = 100 * sum(no) / max(len(no), 1)
-    kinds = {"swap_acc": "squad-swap", "reword_acc": "squad-reword", "neutral_acc": "squad-neutral"}
+    kinds = {"swap_acc": "squad-swap", "reword_acc": "squad-reword"}
     return {
         "has_f1": round(has_f1, 2),
         "noans_acc": round(no_acc, 2),
