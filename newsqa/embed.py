@@ -72,24 +72,21 @@ class MeanPooledEncoder:
         return int(self.network.config.hidden_size)
 
     def encode(self, texts: list[str], batch_size: int, progress: bool = False) -> np.ndarray:
+        """Unit vectors of ``texts``: tokenized once, batched by length under a token budget,
+        so one long sentence does not pad a whole batch to its length."""
         import torch
 
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length)
+        lengths = [len(ids) for ids in encoded["input_ids"]]
+        batches = token_budget_batches(lengths, batch_size)
         vectors = np.zeros((len(texts), self.dimension()), dtype=np.float32)
-        starts = range(0, len(order), batch_size)
         if progress:
             from tqdm.auto import tqdm
 
-            starts = tqdm(starts, desc="Embedding", unit="batch")
-        for start in starts:
-            batch = order[start : start + batch_size]
-            inputs = self.tokenizer(
-                [texts[i] for i in batch],
-                padding=True,
-                truncation=True,
-                max_length=self.max_length,
-                return_tensors="pt",
-            ).to(self.device)
+            batches = tqdm(batches, desc="Embedding", unit="batch")
+        for batch in batches:
+            features = [{key: encoded[key][i] for key in encoded} for i in batch]
+            inputs = self.tokenizer.pad(features, return_tensors="pt").to(self.device)
             with torch.inference_mode():
                 tokens = self.network(**inputs).last_hidden_state
                 mask = inputs["attention_mask"].unsqueeze(-1).to(tokens.dtype)
@@ -97,6 +94,28 @@ class MeanPooledEncoder:
                 unit = torch.nn.functional.normalize(mean, dim=-1)
             vectors[batch] = unit.float().cpu().numpy()
         return vectors
+
+
+TOKENS_PER_BATCH = 2048
+"""Padded tokens per embedding batch. With a fixed count instead, 256 news sentences took 3.0 s
+in batches of 64 (a few 256-token sentences padded their batch) and 1.7 s in batches of 8."""
+
+
+def token_budget_batches(lengths: list[int], most: int) -> list[list[int]]:
+    """Indices sorted by length, cut into batches of at most ``most`` items whose padded size
+    (items x longest) stays within ``TOKENS_PER_BATCH``."""
+    batches: list[list[int]] = []
+    for index in sorted(range(len(lengths)), key=lengths.__getitem__):
+        current = batches[-1] if batches else None
+        if (
+            current is None
+            or len(current) >= most
+            or (len(current) + 1) * lengths[index] > TOKENS_PER_BATCH
+        ):
+            batches.append([index])
+        else:
+            current.append(index)
+    return batches
 
 
 class Embedder:

@@ -110,3 +110,15 @@ def test_large_indexes_switch_to_ivf_and_back(monkeypatch):
     index.remove(list(range(2200)))
     assert not index.approximate and len(index) == 800
     assert index.search(vectors[2500], "", k=1)[0].chunk_id == 2500
+
+
+def test_embedding_batches_keep_padding_within_the_token_budget():
+    from newsqa.embed import TOKENS_PER_BATCH, token_budget_batches
+
+    lengths = [12, 256, 30, 9, 200, 45, 256, 18] * 20
+    batches = token_budget_batches(lengths, most=64)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for batch in batches:
+        assert len(batch) <= 64
+        assert len(batch) * max(lengths[i] for i in batch) <= TOKENS_PER_BATCH
+    assert len(batches) < len(lengths) / 4  # short sentences still share batches
