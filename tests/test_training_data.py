@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 import random
-import re
 from collections import Counter
 
 import pytest
@@ -27,10 +26,6 @@ def built(squad_articles, tmp_path_factory):
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         json.dump({"data": squad_articles}, handle)
     return data.qa_examples(path, random.Random(0))
-
-
-def _question(example: data.Example) -> str:
-    return re.match(r"question: (.*?) context: ", example.input).group(1)
 
 
 def _context(example: data.Example) -> str:
