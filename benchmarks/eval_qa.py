@@ -55,7 +55,7 @@ def load_questions(limit: int | None, seed: int = 0) -> list[dict]:
     return rows
 
 
-def sweep(rows: list[dict], model: str | None = None) -> dict:
+def sweep(rows: list[dict], model: str | None = None, predictions: Path | None = None) -> dict:
     """Choose the no-answer margin on half the questions, report it on the other half.
 
     Every question is answered with abstention off; an answer's margin over "unanswerable" is
@@ -68,6 +68,18 @@ def sweep(rows: list[dict], model: str | None = None) -> dict:
         answer = answers[row["id"]]
         confidence = min(max(answer.confidence, 1e-6), 1 - 1e-6)
         margins[row["id"]] = (answer.text, math.log(confidence / (1 - confidence)))
+    if predictions:  # one line per question: for studying other abstention rules offline
+        with predictions.open("w") as handle:
+            for row in rows:
+                evidence = answers[row["id"]].evidence
+                text, margin = margins[row["id"]]
+                record = {
+                    "id": row["id"],
+                    "text": text,
+                    "margin": margin,
+                    "sentence": evidence[0].sentence if evidence else "",
+                }
+                handle.write(json.dumps(record) + "\n")
     tune, report = rows[0::2], rows[1::2]
 
     def at(threshold: float, subset: list[dict]) -> dict:
@@ -168,12 +180,15 @@ def main() -> None:
         action="store_true",
         help="choose the no-answer margin on half the sample, report the other",
     )
+    parser.add_argument(
+        "--predictions", type=Path, default=None, help="with --sweep: write each answer (JSONL)"
+    )
     args = parser.parse_args()
     quantize = apply_precision(args.precision)
 
     rows = load_questions(args.limit)
     if args.sweep:
-        found = sweep(rows, args.model)
+        found = sweep(rows, args.model, args.predictions)
         print(f"best all-F1 margin on the tune half: {found['best_margin_on_tune_half']}")
         print(f"balanced margin on the tune half: {found['balanced_margin_on_tune_half']}")
         write_result(
