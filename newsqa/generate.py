@@ -269,7 +269,7 @@ class Seq2SeqGenerator:
         import torch
 
         pieces = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
-        size = self.model.get_output_embeddings().weight.shape[0]
+        size = self.model.get_output_embeddings().out_features  # also once quantized
         continues = torch.zeros(size + 1, dtype=torch.bool)
         continues[[i for i, t in enumerate(pieces) if t and t.startswith("##") and i < size]] = True
         special = torch.tensor(sorted(self._special_ids), dtype=torch.long)

@@ -61,6 +61,16 @@ def test_no_answer_is_scored_as_a_log_probability(generator, squad_requests):
     assert len(scores) == 4 and all(s < 0 for s in scores)
 
 
+def test_int8_quantization_keeps_grounded_decoding(generator, squad_requests):
+    quantized = Seq2SeqGenerator(device="cpu", batch_size=8, quantize=True)
+    requests = [Request(text, start) for text, start, _ in squad_requests[:8]]
+    int8 = quantized.generate(requests, num_beams=2, grounded=True, always_allowed=NO_ANSWER)
+    fp32 = generator.generate(requests, num_beams=2, grounded=True, always_allowed=NO_ANSWER)
+    assert all(b[0].text == NO_ANSWER or b[0].span is not None for b in int8)
+    agree = sum(a[0].text == b[0].text for a, b in zip(int8, fp32))
+    assert agree >= 6, (agree, [a[0].text for a in int8], [b[0].text for b in fp32])
+
+
 def test_a_model_that_cannot_be_loaded_offline_is_named():
     with pytest.raises(ModelError, match="no-such-org/no-such-model"):
         Seq2SeqGenerator("no-such-org/no-such-model", device="cpu").generate([Request("hi")])
