@@ -55,13 +55,18 @@ def load_questions(limit: int | None, seed: int = 0) -> list[dict]:
     return rows
 
 
-def sweep(rows: list[dict], model: str | None = None, predictions: Path | None = None) -> dict:
+def sweep(
+    rows: list[dict],
+    model: str | None = None,
+    predictions: Path | None = None,
+    quantize: bool = False,
+) -> dict:
     """Choose the no-answer margin on half the questions, report it on the other half.
 
     Every question is answered with abstention off; an answer's margin over "unanswerable" is
     recovered from its confidence (a logistic of the margin).
     """
-    qa = NewsQA(device="cpu", model=model, grounded=True, no_answer_margin=-1e9)
+    qa = NewsQA(device="cpu", model=model, grounded=True, quantize=quantize, no_answer_margin=-1e9)
     answers = answer_all(qa, rows, "gold")
     margins = {}
     for row in rows:
@@ -188,11 +193,17 @@ def main() -> None:
 
     rows = load_questions(args.limit)
     if args.sweep:
-        found = sweep(rows, args.model, args.predictions)
+        found = sweep(rows, args.model, args.predictions, quantize)
         print(f"best all-F1 margin on the tune half: {found['best_margin_on_tune_half']}")
         print(f"balanced margin on the tune half: {found['balanced_margin_on_tune_half']}")
         write_result(
-            args.name, {"model": args.model or "newsqa-mini", "limit": args.limit, "sweep": found}
+            args.name,
+            {
+                "model": args.model or "newsqa-mini",
+                "limit": args.limit,
+                "precision": args.precision,
+                "sweep": found,
+            },
         )
         return
     table, results = [], {}

@@ -17,7 +17,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SHARED_DATA, print_table, write_result  # noqa: E402
+from common import (  # noqa: E402
+    SHARED_DATA,
+    add_precision_option,
+    apply_precision,
+    precision_of,
+    print_table,
+    write_result,
+)
 from rouge_score import rouge_scorer  # noqa: E402
 
 from newsqa import NewsQA  # noqa: E402
@@ -58,11 +65,14 @@ def main() -> None:
         choices=["compress", "map-reduce"],
         help="pick sentences then compress each, or map-reduce over the whole article",
     )
+    add_precision_option(parser)
+    parser.add_argument("--name", default="eval_summarize", help="results file name")
     args = parser.parse_args()
+    quantize = apply_precision(args.precision)
 
     rows = [json.loads(line) for line in (SHARED_DATA / "summ-dev-public.jsonl").open()]
     scorer = rouge_scorer.RougeScorer(METRICS, use_stemmer=True)
-    qa = NewsQA(device="cpu", model=args.model)
+    qa = NewsQA(device="cpu", model=args.model, quantize=quantize)
     table, results = [], {}
     for source in ("cnndm", "xsum"):
         subset = [r for r in rows if r["source"] == source][: args.limit]
@@ -108,8 +118,13 @@ def main() -> None:
             f"novel bigrams {results[source]['novel_bigrams_newsqa']:.1%}"
         )
     path = write_result(
-        "eval_summarize",
-        {"model": args.model or "newsqa-mini", "limit": args.limit, "results": results},
+        args.name,
+        {
+            "model": args.model or "newsqa-mini",
+            "limit": args.limit,
+            "precision": precision_of(qa.generator),
+            "results": results,
+        },
     )
     print(f"\nwrote {path}")
 
