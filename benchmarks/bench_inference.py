@@ -29,7 +29,6 @@ from common import (  # noqa: E402
     SHARED_DATA,
     add_precision_option,
     apply_precision,
-    precision_of,
     print_table,
     write_result,
 )
@@ -140,10 +139,10 @@ def main() -> None:
     add_precision_option(parser)
     parser.add_argument("--skip-cli", action="store_true")
     args = parser.parse_args()
-    quantize = apply_precision(args.precision)
+    precision = apply_precision(args.precision)
 
-    qa = NewsQA(device=args.device, quantize=quantize)
-    precision = precision_of(qa.generator)
+    qa = NewsQA(device=args.device, precision=precision)
+    precision = qa.generator.precision
     seed = qa.add(str(SEED))
     qa.ask(QUESTIONS[0])  # warm: models loaded once per process
     rows, results = [], {}
@@ -161,6 +160,15 @@ def main() -> None:
             "",
         ]
     )
+    if precision != "fp32" and args.device == "cpu":  # the same ask with fp32 weights
+        plain = NewsQA(device="cpu", precision="fp32")
+        plain_seed = plain.add(str(SEED))
+        plain.ask(QUESTIONS[0], article=plain_seed.id)
+        base = timed(lambda: plain.ask(QUESTIONS[0], article=plain_seed.id), args.repeats)
+        ours = statistics.median(times)
+        label = f"warm ask p50, {precision} vs fp32 (s)"
+        record(results, rows, "ask_warm_vs_fp32", label, ours, statistics.median(base))
+        del plain
 
     repeats = max(3, args.repeats // 5)
     batched = statistics.median(timed(lambda: qa.ask_many(QUESTIONS), repeats))

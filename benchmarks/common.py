@@ -9,6 +9,8 @@ import re
 import time
 from pathlib import Path
 
+from newsqa.generate import PRECISIONS
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
@@ -17,29 +19,21 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-PRECISIONS = ["auto", "fp32", "bf16", "int8"]
-
-
 def add_precision_option(parser) -> None:
-    """``--precision``: how the generator's weights run on CPU (auto: bf16 where AMX is)."""
+    """``--precision``: how the generator runs on CPU (the library's ``cpu_precision``)."""
     parser.add_argument(
         "--precision",
         choices=PRECISIONS,
         default="auto",
-        help="generator weights on CPU: auto is bf16 on CPUs with AMX, fp32 elsewhere",
+        help="generator on CPU: auto is bf16 with AMX, else int8 (the library's default)",
     )
 
 
-def apply_precision(precision: str) -> bool:
-    """Set the environment for ``precision``; returns whether to quantize to int8."""
-    if precision in ("fp32", "bf16"):
-        os.environ["NEWSQA_CPU_BF16"] = "1" if precision == "bf16" else "0"
-    return precision == "int8"
-
-
-def precision_of(generator) -> str:
-    """The precision a generator actually runs in: int8, bf16 or fp32."""
-    return "int8" if generator.quantize else "bf16" if generator.cpu_bf16 else "fp32"
+def apply_precision(precision: str) -> str | None:
+    """Set ``$NEWSQA_PRECISION`` (CLI subprocesses follow it); returns what to pass NewsQA."""
+    if precision != "auto":
+        os.environ["NEWSQA_PRECISION"] = precision
+    return None if precision == "auto" else precision
 
 
 def print_table(title: str, header: list[str], rows: list[list]) -> None:

@@ -22,7 +22,6 @@ from common import (  # noqa: E402
     SHARED_DATA,
     add_precision_option,
     apply_precision,
-    precision_of,
     print_table,
     write_result,
 )
@@ -59,14 +58,16 @@ def sweep(
     rows: list[dict],
     model: str | None = None,
     predictions: Path | None = None,
-    quantize: bool = False,
+    precision: str | None = None,
 ) -> dict:
     """Choose the no-answer margin on half the questions, report it on the other half.
 
     Every question is answered with abstention off; an answer's margin over "unanswerable" is
     recovered from its confidence (a logistic of the margin).
     """
-    qa = NewsQA(device="cpu", model=model, grounded=True, quantize=quantize, no_answer_margin=-1e9)
+    qa = NewsQA(
+        device="cpu", model=model, grounded=True, precision=precision, no_answer_margin=-1e9
+    )
     answers = answer_all(qa, rows, "gold")
     margins = {}
     for row in rows:
@@ -108,6 +109,7 @@ def sweep(
         [[t, c["HasAns"]["f1"], c["NoAns"]["exact"], c["all"]["f1"]] for t, c in curve.items()],
     )
     return {
+        "precision": qa.generator.precision,
         "best_margin_on_tune_half": best,
         "balanced_margin_on_tune_half": balanced,
         "tune_questions": len(tune),
@@ -189,11 +191,11 @@ def main() -> None:
         "--predictions", type=Path, default=None, help="with --sweep: write each answer (JSONL)"
     )
     args = parser.parse_args()
-    quantize = apply_precision(args.precision)
+    precision = apply_precision(args.precision)
 
     rows = load_questions(args.limit)
     if args.sweep:
-        found = sweep(rows, args.model, args.predictions, quantize)
+        found = sweep(rows, args.model, args.predictions, precision)
         print(f"best all-F1 margin on the tune half: {found['best_margin_on_tune_half']}")
         print(f"balanced margin on the tune half: {found['balanced_margin_on_tune_half']}")
         write_result(
@@ -201,7 +203,7 @@ def main() -> None:
             {
                 "model": args.model or "newsqa-mini",
                 "limit": args.limit,
-                "precision": args.precision,
+                "precision": found["precision"],
                 "sweep": found,
             },
         )
@@ -212,10 +214,9 @@ def main() -> None:
             device="cpu",
             model=args.model,
             grounded=decoding == "grounded",
-            quantize=quantize,
+            precision=precision,
             no_answer_margin=args.margin,
         )
-        precision = precision_of(qa.generator)
         for mode in args.modes:
             result = evaluate(qa, rows, mode)
             results[f"{mode}/{decoding}"] = result
@@ -241,7 +242,7 @@ def main() -> None:
         {
             "model": args.model or "newsqa-mini",
             "limit": args.limit,
-            "precision": precision,
+            "precision": qa.generator.precision,
             "margin": qa.no_answer_margin,
             "results": results,
         },

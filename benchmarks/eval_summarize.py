@@ -21,7 +21,6 @@ from common import (  # noqa: E402
     SHARED_DATA,
     add_precision_option,
     apply_precision,
-    precision_of,
     print_table,
     write_result,
 )
@@ -68,11 +67,11 @@ def main() -> None:
     add_precision_option(parser)
     parser.add_argument("--name", default="eval_summarize", help="results file name")
     args = parser.parse_args()
-    quantize = apply_precision(args.precision)
+    precision = apply_precision(args.precision)
 
     rows = [json.loads(line) for line in (SHARED_DATA / "summ-dev-public.jsonl").open()]
     scorer = rouge_scorer.RougeScorer(METRICS, use_stemmer=True)
-    qa = NewsQA(device="cpu", model=args.model, quantize=quantize)
+    qa = NewsQA(device="cpu", model=args.model, precision=precision)
     table, results = [], {}
     for source in ("cnndm", "xsum"):
         subset = [r for r in rows if r["source"] == source][: args.limit]
@@ -122,7 +121,7 @@ def main() -> None:
         {
             "model": args.model or "newsqa-mini",
             "limit": args.limit,
-            "precision": precision_of(qa.generator),
+            "precision": qa.generator.precision,
             "results": results,
         },
     )

@@ -57,6 +57,14 @@ DeviceOption = Annotated[
         help="auto, cpu, cuda or mps (default: $NEWSQA_DEVICE or auto).", show_default=False
     ),
 ]
+PrecisionOption = Annotated[
+    str | None,
+    typer.Option(
+        help="How the model runs on CPU: auto (bf16 on CPUs with AMX, else int8 for the bundled "
+        "model), fp32, bf16 or int8 (default: $NEWSQA_PRECISION or auto).",
+        show_default=False,
+    ),
+]
 ModelOption = Annotated[
     str | None,
     typer.Option(
@@ -112,7 +120,13 @@ def _library(**options):
     return NewsQA(path=str(library_path()), **options)
 
 
-def _target(article: str | None, device: str | None, model: str | None, top_k: int = 4):
+def _target(
+    article: str | None,
+    device: str | None,
+    model: str | None,
+    precision: str | None = None,
+    top_k: int = 4,
+):
     """The engine and the article id to use (None: every added article).
 
     --article names an added article's id, or a file/URL/stdin read for this call only. With
@@ -120,7 +134,7 @@ def _target(article: str | None, device: str | None, model: str | None, top_k: i
     """
     from newsqa import NewsQA
 
-    options = {"device": device, "model": model, "top_k": top_k}
+    options = {"device": device, "model": model, "precision": precision, "top_k": top_k}
     if article is not None and re.fullmatch(r"[0-9a-f]{12}", article):
         qa = _library(**options)
         return qa, qa.library.get(article).id
@@ -150,6 +164,7 @@ def ask(
     json_output: JsonOption = False,
     device: DeviceOption = None,
     model: ModelOption = None,
+    precision: PrecisionOption = None,
     top_k: Annotated[
         int, typer.Option("--top-k", min=1, max=50, help="Chunks to read per question.")
     ] = 4,
@@ -161,7 +176,7 @@ def ask(
     from newsqa.answer import check_question
 
     check_question(question)  # fail fast, before any model loads
-    qa, article_id = _target(article, device, model, top_k)
+    qa, article_id = _target(article, device, model, precision, top_k)
     answer = qa.ask(question, article=article_id)
     if json_output:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
@@ -195,12 +210,13 @@ def summarize(
     json_output: JsonOption = False,
     device: DeviceOption = None,
     model: ModelOption = None,
+    precision: PrecisionOption = None,
 ) -> None:
     """Summarize an article of any length.
 
     Example: newsqa summarize --article story.txt --words 60
     """
-    qa, article_id = _target(article, device, model)
+    qa, article_id = _target(article, device, model, precision)
     summary = qa.summarize(article=article_id, max_words=words, strategy=strategy)
     if json_output:
         print(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))

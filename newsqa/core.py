@@ -9,7 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from newsqa import ingest
-from newsqa.answer import NO_ANSWER_MARGIN, Passage, answer_questions, check_question
+from newsqa.answer import (
+    NO_ANSWER_MARGIN,
+    NO_ANSWER_MARGINS,
+    Passage,
+    answer_questions,
+    check_question,
+)
 from newsqa.chunk import chunk_sentences, split_sentences
 from newsqa.embed import DEFAULT_EMBEDDER, Embedder
 from newsqa.errors import InputError, UserError
@@ -38,7 +44,9 @@ class NewsQA:
     ``path=None`` keeps the articles in memory; a folder is a persistent library.
     ``device`` is auto, cpu, cuda or mps; ``model`` is the bundled ``newsqa-mini`` by default,
     or any Hugging Face seq2seq model name or local folder. ``grounded`` (default: on for the
-    bundled model) makes every answer a quote of the article.
+    bundled model) makes every answer a quote of the article. ``precision`` is how the
+    generator runs on CPU: auto (bf16 on CPUs with AMX, else int8 for the bundled model), fp32,
+    bf16 or int8; ``$NEWSQA_PRECISION`` sets the default.
     """
 
     def __init__(
@@ -49,17 +57,19 @@ class NewsQA:
         embedder: str | None = None,
         top_k: int = 4,
         grounded: bool | None = None,
-        quantize: bool = False,
+        precision: str | None = None,
         no_answer_margin: float | None = None,
     ):
         self.library = Library(path)
-        self.generator = Seq2SeqGenerator(model, device=device, quantize=quantize)
+        self.generator = Seq2SeqGenerator(model, device=device, precision=precision)
         self.device = self.generator.device
         self.embedder = Embedder(
             embedder or os.environ.get("NEWSQA_EMBEDDER") or DEFAULT_EMBEDDER, device=self.device
         )
         self.top_k = top_k
-        self.no_answer_margin = NO_ANSWER_MARGIN if no_answer_margin is None else no_answer_margin
+        if no_answer_margin is None:
+            no_answer_margin = NO_ANSWER_MARGINS.get(self.generator.precision, NO_ANSWER_MARGIN)
+        self.no_answer_margin = no_answer_margin
         self.grounded = self.generator.is_bundled if grounded is None else grounded
 
     # -- articles ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 from newsqa.devices import resolve_device
-from newsqa.errors import ModelError
+from newsqa.errors import InputError, ModelError
 from newsqa.quiet import quiet_transformers
 
 BUNDLED_MODEL = "newsqa-mini"
@@ -39,6 +39,28 @@ def native_cpu_bf16() -> bool:
     import torch
 
     return bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
+
+
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
+"""How the generator runs on CPU. ``auto``: bf16 where the CPU has AMX; elsewhere int8 (dynamic
+quantization of the linear layers) for the bundled model, fp32 for any other."""
+
+
+def cpu_precision(requested: str | None, bundled: bool) -> str:
+    """The CPU precision for ``requested`` (or ``$NEWSQA_PRECISION``, or ``auto``).
+
+    int8 is the default for newsqa-mini on CPUs without AMX: on a 2-core Xeon it answered in
+    110 ms instead of 174 ms (fp32) for 0.7 SQuAD v2 F1 (benchmarks/results/
+    eval_qa_sweep_int8_run4.json). Other models keep fp32 unless asked: nobody measured them.
+    """
+    name = (requested or os.environ.get("NEWSQA_PRECISION") or "auto").strip().lower()
+    if name not in PRECISIONS:
+        raise InputError(f"unknown precision {name!r}: choose {', '.join(PRECISIONS)}")
+    if name != "auto":
+        return name
+    if native_cpu_bf16():
+        return "bf16"
+    return "int8" if bundled else "fp32"
 
 
 @dataclass(frozen=True)
@@ -67,18 +89,21 @@ class Seq2SeqGenerator:
         device: str | None = "auto",
         max_input_tokens: int = 256,
         batch_size: int = 16,
-        quantize: bool = False,
-        cpu_bf16: bool | None = None,
+        precision: str | None = None,
     ):
+        """``precision`` applies on CPU: auto, fp32, bf16 or int8 (see ``cpu_precision``).
+        GPUs always run bf16 (fp16 where bf16 is missing)."""
         self.name = model or os.environ.get("NEWSQA_MODEL") or BUNDLED_MODEL
         self.device = resolve_device(device)
         self.max_input_tokens = max_input_tokens
         self.batch_size = batch_size
-        self.quantize = quantize and self.device == "cpu"
-        if cpu_bf16 is None:  # NEWSQA_CPU_BF16: 1 on, 0 off, else where the CPU has AMX
-            setting = os.environ.get("NEWSQA_CPU_BF16", "auto")
-            cpu_bf16 = setting == "1" or (setting != "0" and native_cpu_bf16())
-        self.cpu_bf16 = cpu_bf16 and self.device == "cpu" and not self.quantize
+        self.precision = "fp32"
+        if self.device == "cpu":
+            self.precision = cpu_precision(precision, self.is_bundled)
+        elif self.device.startswith("cuda"):
+            import torch
+
+            self.precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
 
     @property
     def is_bundled(self) -> bool:
@@ -93,9 +118,7 @@ class Seq2SeqGenerator:
         if self.is_bundled and not Path(location, "config.json").exists():
             raise ModelError(f"the bundled model is missing from {location}: reinstall newsqa")
         quiet_transformers()
-        dtype = torch.bfloat16 if self.cpu_bf16 else torch.float32
-        if self.device.startswith("cuda"):
-            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision, torch.float32)
         try:
             tokenizer = AutoTokenizer.from_pretrained(location)
             model = AutoModelForSeq2SeqLM.from_pretrained(location, dtype=dtype)
@@ -106,13 +129,19 @@ class Seq2SeqGenerator:
                 "(e.g. huggingface-cli download google/flan-t5-base)"
             ) from error
         model.eval().to(self.device)
-        if self.quantize:
+        if self.precision == "int8":
             with warnings.catch_warnings():  # torch marks its quantized tensors as deprecated
                 warnings.simplefilter("ignore")
                 model = torch.ao.quantization.quantize_dynamic(
                     model, {torch.nn.Linear}, dtype=torch.qint8
                 )
         return tokenizer, model
+
+    @property
+    def batch_invariant(self) -> bool:
+        """Whether a request's output is independent of what shares its batch: not in int8,
+        where dynamic quantization scales activations by the whole batch's range."""
+        return self.precision != "int8"
 
     @property
     def tokenizer(self):
@@ -160,10 +189,14 @@ class Seq2SeqGenerator:
         grounded: bool = False,
         always_allowed: str | None = None,
         no_repeat_ngram_size: int = 0,
+        groups: list[int] | None = None,
     ) -> tuple[list[list[Generation]], list[float]]:
         """``generate`` and ``score(target)`` from one encoder pass per batch.
 
         ``num_beams=0`` only scores. Returns (beams per request, target log-probabilities).
+        ``groups`` (one number per request, e.g. its question): where outputs depend on the
+        batch (int8), requests share a batch only with their own group, so a question gets the
+        same answer asked alone or among others.
         """
         import torch
         from transformers import LogitsProcessorList
@@ -185,8 +218,9 @@ class Seq2SeqGenerator:
         labels = None
         if target is not None:
             labels = tokenizer(target, add_special_tokens=False)["input_ids"] + [self._eos]
-        for first in range(0, len(order), self.batch_size):
-            batch = order[first : first + self.batch_size]
+        if groups is None or self.batch_invariant:
+            groups = [0] * len(requests)
+        for batch in _batches(order, groups, self.batch_size):
             features = [{"input_ids": encoded["input_ids"][i]} for i in batch]
             inputs = tokenizer.pad(features, return_tensors="pt").to(self.device)
             with torch.inference_mode():
@@ -352,6 +386,19 @@ class _SpanConstraint:
         allowed = allowed[:, :vocabulary]
         allowed[~allowed.any(-1), self.eos] = True
         return scores.masked_fill(~allowed, -math.inf)
+
+
+def _batches(order: list[int], groups: list[int], size: int) -> list[list[int]]:
+    """``order`` (indices sorted by length) cut into batches of at most ``size`` that never
+    mix groups; groups come in the order of their shortest request."""
+    by_group: dict[int, list[int]] = {}
+    for index in order:
+        by_group.setdefault(groups[index], []).append(index)
+    return [
+        members[first : first + size]
+        for members in by_group.values()
+        for first in range(0, len(members), size)
+    ]
 
 
 def _allow(allowed, tokens, where) -> None:

@@ -59,6 +59,7 @@ def test_article_from_stdin_and_summary_json(seed_text):
         (["ask", "x" * 10_000], "limit is"),
         (["ask", "how many?", "--device", "tpu"], "unknown device"),
         (["ask", "how many?", "--device", "cuda"], "no usable CUDA"),
+        (["ask", "how many?", "--precision", "fp8"], "unknown precision"),
         (["ask", "how many?", "--article", "http://127.0.0.1:9/x"], "cannot fetch"),
         (["ask", "how many?", "--model", "no-such-org/no-such-model"], "cannot load"),
         (["summarize", "--strategy", "magic"], "unknown summary strategy"),

@@ -2,15 +2,23 @@
 
 import pytest
 
-from newsqa.errors import ModelError
-from newsqa.generate import Request, Seq2SeqGenerator, bundled_model_path
+from newsqa.errors import InputError, ModelError
+from newsqa.generate import (
+    Request,
+    Seq2SeqGenerator,
+    bundled_model_path,
+    cpu_precision,
+    native_cpu_bf16,
+)
 from newsqa.metrics import normalize_answer
 from newsqa.prompts import NO_ANSWER, qa_request
 
 
 @pytest.fixture(scope="module")
 def generator():
-    return Seq2SeqGenerator(device="cpu", batch_size=8)
+    """fp32: int8's activation scales are per batch, so only exact arithmetic can show that
+    batching and sorting change nothing."""
+    return Seq2SeqGenerator(device="cpu", batch_size=8, precision="fp32")
 
 
 @pytest.fixture(scope="module")
@@ -62,13 +70,25 @@ def test_no_answer_is_scored_as_a_log_probability(generator, squad_requests):
 
 
 def test_int8_quantization_keeps_grounded_decoding(generator, squad_requests):
-    quantized = Seq2SeqGenerator(device="cpu", batch_size=8, quantize=True)
+    quantized = Seq2SeqGenerator(device="cpu", batch_size=8, precision="int8")
     requests = [Request(text, start) for text, start, _ in squad_requests[:8]]
     int8 = quantized.generate(requests, num_beams=2, grounded=True, always_allowed=NO_ANSWER)
     fp32 = generator.generate(requests, num_beams=2, grounded=True, always_allowed=NO_ANSWER)
     assert all(b[0].text == NO_ANSWER or b[0].span is not None for b in int8)
     agree = sum(a[0].text == b[0].text for a, b in zip(int8, fp32))
     assert agree >= 6, (agree, [a[0].text for a in int8], [b[0].text for b in fp32])
+
+
+def test_cpu_precision_defaults_to_int8_for_the_bundled_model_without_amx(monkeypatch):
+    monkeypatch.delenv("NEWSQA_PRECISION", raising=False)
+    amx = native_cpu_bf16()
+    assert Seq2SeqGenerator(device="cpu").precision == ("bf16" if amx else "int8")
+    assert cpu_precision(None, bundled=False) == ("bf16" if amx else "fp32")
+    assert Seq2SeqGenerator(device="cpu", precision="fp32").precision == "fp32"
+    monkeypatch.setenv("NEWSQA_PRECISION", "BF16")
+    assert Seq2SeqGenerator(device="cpu").precision == "bf16"
+    with pytest.raises(InputError, match="unknown precision 'fp8'"):
+        Seq2SeqGenerator(device="cpu", precision="fp8")
 
 
 def test_a_model_that_cannot_be_loaded_offline_is_named():
@@ -104,3 +124,35 @@ def test_the_span_constraint_allows_exactly_the_continuations_of_the_context():
     assert _allowed_after([], contexts, fixed=[40, 41]) == [{5, 6, 7, 8, 40}, {6, 3, 40}]
     assert _allowed_after([40], contexts, fixed=[40, 41]) == [{41}, {41}]
     assert _allowed_after([40, 41], contexts, fixed=[40, 41]) == [{102}, {102}]
+
+
+def test_batches_never_mix_groups_and_keep_length_order():
+    from newsqa.generate import _batches
+
+    order = [4, 0, 3, 1, 5, 2]  # indices sorted by length
+    groups = [0, 0, 1, 1, 0, 1]
+    batches = _batches(order, groups, size=2)
+    assert sorted(i for batch in batches for i in batch) == list(range(6))
+    assert all(len({groups[i] for i in batch}) == 1 and len(batch) <= 2 for batch in batches)
+    assert batches == [[4, 0], [1], [3, 5], [2]]
+    assert _batches(order, [0] * 6, size=4) == [[4, 0, 3, 1], [5, 2]]
+
+
+def test_int8_answers_do_not_depend_on_the_other_questions_in_the_batch(seed_text):
+    from newsqa import NewsQA
+
+    qa = NewsQA(device="cpu", precision="int8")
+    article = qa.add(seed_text)
+    questions = [
+        "how many officers crossed?",
+        "where did the soldiers cross?",
+        "who said the soldiers crossed?",
+        "where did negotiators meet?",
+        "how many American soldiers were there?",
+        "what fears are rising?",
+        "what did Kabul accuse Islamabad of?",
+        "which town did the Taliban overrun?",
+    ]
+    together = qa.ask_many(questions, article=article.id)
+    alone = [qa.ask(q, article=article.id) for q in questions]
+    assert [a.text for a in together] == [a.text for a in alone]
