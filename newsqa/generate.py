@@ -133,7 +133,7 @@ class Seq2SeqGenerator:
             with warnings.catch_warnings():  # torch marks its quantized tensors as deprecated
                 warnings.simplefilter("ignore")
                 model = torch.ao.quantization.quantize_dynamic(
-                    model, {torch.nn.Linear}, dtype=torch.qint8
+                    model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True
                 )
         return tokenizer, model
 
