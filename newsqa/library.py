@@ -98,12 +98,15 @@ class Library:
                 isolation_level=None,
                 check_same_thread=False,
             )
-            self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
         else:
             self._db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._write_lock():
+            if self.path is not None:
+                # Switching to WAL needs the file to itself, and SQLite does not wait for that
+                # ("database is locked" when two processes open a new library at once).
+                self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
             if self._meta("schema_version") is None:
                 self._set_meta("schema_version", str(SCHEMA_VERSION))
