@@ -49,9 +49,9 @@ quantization of the linear layers) for the bundled model, fp32 for any other."""
 def cpu_precision(requested: str | None, bundled: bool) -> str:
     """The CPU precision for ``requested`` (or ``$NEWSQA_PRECISION``, or ``auto``).
 
-    int8 is the default for newsqa-mini on CPUs without AMX: on a 2-core Xeon it answered in
-    110 ms instead of 174 ms (fp32) for 0.7 SQuAD v2 F1 (benchmarks/results/
-    eval_qa_sweep_int8_run4.json). Other models keep fp32 unless asked: nobody measured them.
+    int8 is the default for newsqa-mini on CPUs without AMX: on a 2-core Xeon a warm ask took
+    100 ms instead of 161 ms (fp32) for 0.64 SQuAD v2 F1 (benchmarks/results/
+    eval_qa_sweep_int8.json). Other models keep fp32 unless asked: nobody measured them.
     """
     name = (requested or os.environ.get("NEWSQA_PRECISION") or "auto").strip().lower()
     if name not in PRECISIONS:
