@@ -135,3 +135,12 @@ def test_bad_questions_are_refused(qa, question):
 def test_unknown_article_id_is_refused(qa):
     with pytest.raises(NotFoundError):
         qa.ask("how many soldiers?", article="nope")
+
+
+def test_the_no_answer_margin_follows_the_precision_it_was_measured_for():
+    from newsqa.answer import NO_ANSWER_MARGIN, NO_ANSWER_MARGINS
+
+    assert newsqa.NewsQA(precision="fp32").no_answer_margin == NO_ANSWER_MARGIN
+    assert newsqa.NewsQA(precision="int8").no_answer_margin == NO_ANSWER_MARGINS["int8"]
+    assert NO_ANSWER_MARGINS["int8"] != NO_ANSWER_MARGIN
+    assert newsqa.NewsQA(precision="int8", no_answer_margin=1.0).no_answer_margin == 1.0
