@@ -29,13 +29,6 @@ def add_precision_option(parser) -> None:
     )
 
 
-def apply_precision(precision: str) -> str | None:
-    """Set ``$NEWSQA_PRECISION`` (CLI subprocesses follow it); returns what to pass NewsQA."""
-    if precision != "auto":
-        os.environ["NEWSQA_PRECISION"] = precision
-    return None if precision == "auto" else precision
-
-
 def print_table(title: str, header: list[str], rows: list[list]) -> None:
     cells = [header] + [[f"{c:.2f}" if isinstance(c, float) else str(c) for c in r] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]

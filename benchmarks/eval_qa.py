@@ -21,7 +21,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     SHARED_DATA,
     add_precision_option,
-    apply_precision,
     print_table,
     write_result,
 )
@@ -191,11 +190,10 @@ def main() -> None:
         "--predictions", type=Path, default=None, help="with --sweep: write each answer (JSONL)"
     )
     args = parser.parse_args()
-    precision = apply_precision(args.precision)
 
     rows = load_questions(args.limit)
     if args.sweep:
-        found = sweep(rows, args.model, args.predictions, precision)
+        found = sweep(rows, args.model, args.predictions, args.precision)
         print(f"best all-F1 margin on the tune half: {found['best_margin_on_tune_half']}")
         print(f"balanced margin on the tune half: {found['balanced_margin_on_tune_half']}")
         write_result(
@@ -214,7 +212,7 @@ def main() -> None:
             device="cpu",
             model=args.model,
             grounded=decoding == "grounded",
-            precision=precision,
+            precision=args.precision,
             no_answer_margin=args.margin,
         )
         for mode in args.modes:

@@ -20,7 +20,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     SHARED_DATA,
     add_precision_option,
-    apply_precision,
     print_table,
     write_result,
 )
@@ -67,11 +66,10 @@ def main() -> None:
     add_precision_option(parser)
     parser.add_argument("--name", default="eval_summarize", help="results file name")
     args = parser.parse_args()
-    precision = apply_precision(args.precision)
 
     rows = [json.loads(line) for line in (SHARED_DATA / "summ-dev-public.jsonl").open()]
     scorer = rouge_scorer.RougeScorer(METRICS, use_stemmer=True)
-    qa = NewsQA(device="cpu", model=args.model, precision=precision)
+    qa = NewsQA(device="cpu", model=args.model, precision=args.precision)
     table, results = [], {}
     for source in ("cnndm", "xsum"):
         subset = [r for r in rows if r["source"] == source][: args.limit]
