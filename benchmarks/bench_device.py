@@ -98,7 +98,12 @@ def main() -> None:
             ["cpu", "fp32", cpu["median_seconds"], 1.0],
         ],
     )
-    payload = {"questions": QUESTIONS, "results": results, "speedup_vs_cpu_fp32": speedup}
+    payload = {
+        "model": args.model or "newsqa-mini",
+        "questions": QUESTIONS,
+        "results": results,
+        "speedup_vs_cpu_fp32": speedup,
+    }
     if args.device.startswith("cuda"):
         import torch
 
