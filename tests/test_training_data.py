@@ -10,6 +10,7 @@ from collections import Counter
 import pytest
 
 from models import data
+from newsqa.chunk import split_sentences
 from newsqa.prompts import NO_ANSWER
 
 
@@ -60,3 +61,30 @@ def test_antonym_and_negation_questions():
     assert data._antonym_question("When was the first attempt?", "the first and last one") is None
     assert data._negated_question("Who was the first queen?") == "Who was not the first queen?"
     assert data._negated_question("Who was never crowned?") is None
+
+
+def test_cached_sentence_splits_build_the_same_examples(squad_articles, tmp_path, monkeypatch):
+    """The sentence cache only saves time: a build from it equals a build that splits."""
+    with gzip.open(tmp_path / "squad1-train.json.gz", "wt", encoding="utf-8") as handle:
+        json.dump({"data": squad_articles[:12]}, handle)
+    with gzip.open(data.SHARED_DATA / "summ-train.jsonl.gz", "rt", encoding="utf-8") as handle:
+        lines = [line for _, line in zip(range(300), handle)]
+    with gzip.open(tmp_path / "summ-train.jsonl.gz", "wt", encoding="utf-8") as handle:
+        handle.writelines(lines)
+    cache = tmp_path / "sentences.json.gz"
+
+    monkeypatch.setattr(data, "_sentences", {})
+    split = data.build(seed=0, data_dir=tmp_path, sentence_cache=cache)
+    assert cache.exists()
+    text = squad_articles[0]["paragraphs"][0]["context"]
+    assert data._split(text) == split_sentences(text)
+
+    def no_splitting(text):
+        raise AssertionError("split again instead of reading the cache")
+
+    monkeypatch.setattr(data, "_sentences", {})
+    monkeypatch.setattr(data, "split_sentences", no_splitting)
+    cached = data.build(seed=0, data_dir=tmp_path, sentence_cache=cache)
+    assert cached == split
+    other_seed = data.build(seed=1, data_dir=tmp_path, sentence_cache=cache)
+    assert other_seed[0] != split[0]  # a new epoch draws other windows and negatives
