@@ -65,6 +65,8 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="default: the bundled newsqa-mini")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    if args.device == "cpu":
+        parser.error("--device names the accelerator (cuda, cuda:N or mps) to compare with the CPU")
 
     text = (ROOT / "newsqa" / "data" / "article.txt").read_text(encoding="utf-8")
     results = {}
