@@ -26,6 +26,7 @@ from common import (  # noqa: E402
 )
 
 from newsqa import NewsQA  # noqa: E402
+from newsqa.answer import MIN_SIMILARITY, check_question, find_candidates  # noqa: E402
 from newsqa.metrics import best_over_golds, exact_match, f1_score  # noqa: E402
 
 
@@ -55,77 +56,130 @@ def load_questions(limit: int | None, seed: int = 0) -> list[dict]:
 
 def sweep(
     rows: list[dict],
+    modes: list[str],
     model: str | None = None,
     predictions: Path | None = None,
     precision: str | None = None,
 ) -> dict:
-    """Choose the no-answer margin on half the questions, report it on the other half.
+    """Choose the similarity weight and no-answer threshold on half the questions, report both.
 
-    Every question is answered with abstention off; an answer's margin over "unanswerable" is
-    recovered from its confidence (a logistic of the margin).
+    Every retrieved passage's candidate answer (its margin over "unanswerable" and the passage's
+    retrieval similarity) is collected once per mode; the library's decision rule
+    (``newsqa.answer.decide``) is then replayed for each weight and threshold. The tune half
+    (even rows, modes pooled) picks where HasAns F1 and NoAns accuracy balance; the report half
+    (odd rows) is scored there.
     """
-    qa = NewsQA(
-        device="cpu", model=model, grounded=True, precision=precision, no_answer_margin=-1e9
-    )
-    answers = answer_all(qa, rows, "gold")
-    margins = {}
-    for row in rows:
-        answer = answers[row["id"]]
-        confidence = min(max(answer.confidence, 1e-6), 1 - 1e-6)
-        margins[row["id"]] = (answer.text, math.log(confidence / (1 - confidence)))
-    if predictions:  # one line per question: for studying other abstention rules offline
+    qa = NewsQA(device="cpu", model=model, grounded=True, precision=precision)
+    found = {mode: collect_candidates(qa, rows, mode) for mode in modes}
+    if predictions:  # every candidate of every question, for studying other rules offline
         with predictions.open("w") as handle:
-            for row in rows:
-                evidence = answers[row["id"]].evidence
-                text, margin = margins[row["id"]]
-                record = {
-                    "id": row["id"],
-                    "text": text,
-                    "margin": margin,
-                    "sentence": evidence[0].sentence if evidence else "",
-                }
-                handle.write(json.dumps(record) + "\n")
+            for mode in modes:
+                for row in rows:
+                    record = {
+                        "id": row["id"],
+                        "mode": mode,
+                        "golds": row["golds"],
+                        "candidates": [
+                            {"margin": c.margin, "similarity": c.passage.similarity, "text": t}
+                            for c, t in found[mode][row["id"]]
+                        ],
+                    }
+                    handle.write(json.dumps(record) + "\n")
     tune, report = rows[0::2], rows[1::2]
+    chosen: dict[tuple[float, str], dict] = {}  # (weight, mode) -> id -> (support, text)
 
-    def at(threshold: float, subset: list[dict]) -> dict:
+    def picks_at(weight: float, mode: str) -> dict:
+        """``decide``'s choice per question: the viable candidate with the most support."""
+        if (weight, mode) not in chosen:
+            picks = {}
+            for row in rows:
+                viable = [
+                    (c.support(weight), t)
+                    for c, t in found[mode][row["id"]]
+                    if c.passage.similarity >= MIN_SIMILARITY
+                ]
+                picks[row["id"]] = max(viable) if viable else (-math.inf, "")
+            chosen[weight, mode] = picks
+        return chosen[weight, mode]
+
+    def at(weight: float, threshold: float, mode: str, subset: list[dict]) -> dict:
+        picks = picks_at(weight, mode)
         return score(
             subset,
-            {
-                r["id"]: (margins[r["id"]][0] if margins[r["id"]][1] > threshold else "")
-                for r in subset
-            },
+            {r["id"]: (picks[r["id"]][1] if picks[r["id"]][0] > threshold else "") for r in subset},
         )
 
-    grid = [x / 4 for x in range(-8, 41)]
-    best = max(grid, key=lambda t: at(t, tune)["all"]["f1"])
-    balanced = max(
-        grid, key=lambda t: min(at(t, tune)["HasAns"]["f1"], at(t, tune)["NoAns"]["exact"])
-    )
-    curve = {t: at(t, report) for t in (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0)}
+    def balance(weight: float, threshold: float) -> float:
+        pooled = [at(weight, threshold, mode, tune) for mode in modes]
+        return min(min(r["HasAns"]["f1"], r["NoAns"]["exact"]) for r in pooled)
+
+    grid = [x / 4 for x in range(-8, 81)]
+    table, by_weight = [], {}
+    for weight in SWEEP_WEIGHTS:
+        threshold = max(grid, key=lambda t: balance(weight, t))
+        reported = {mode: at(weight, threshold, mode, report) for mode in modes}
+        by_weight[str(weight)] = {"threshold": threshold, "report_half": reported}
+        table.append(
+            [weight, threshold]
+            + [reported[m][k]["f1" if k != "NoAns" else "exact"] for m in modes for k in KEYS]
+        )
     print_table(
-        "No-answer margin on the report half",
-        ["margin", "HasAns F1", "NoAns acc", "all F1"],
-        [[t, c["HasAns"]["f1"], c["NoAns"]["exact"], c["all"]["f1"]] for t, c in curve.items()],
+        "Report half, each weight at its balanced threshold (chosen on the tune half)",
+        ["weight", "threshold"] + [f"{m} {k}" for m in modes for k in KEYS],
+        table,
     )
+    best = max(SWEEP_WEIGHTS, key=lambda w: balance(w, by_weight[str(w)]["threshold"]))
+    threshold = by_weight[str(best)]["threshold"]
     return {
         "precision": qa.generator.precision,
-        "best_margin_on_tune_half": best,
-        "balanced_margin_on_tune_half": balanced,
+        "modes": modes,
+        "chosen_weight": best,
+        "chosen_threshold": threshold,
         "tune_questions": len(tune),
-        "report_half_at_best": at(best, report),
-        "report_half_at_balanced": at(balanced, report),
-        "all_questions_at_balanced": at(balanced, rows),
-        "report_half_by_margin": {str(t): c for t, c in curve.items()},
+        "by_weight": by_weight,
+        "all_questions_at_chosen": {mode: at(best, threshold, mode, rows) for mode in modes},
+        "report_half_by_threshold_at_chosen_weight": {
+            mode: {str(t): at(best, t, mode, report) for t in range(-2, 21, 2)} for mode in modes
+        },
     }
+
+
+SWEEP_WEIGHTS = (0.0, 4.0, 8.0, 12.0, 16.0)
+KEYS = ("HasAns", "NoAns", "all")
+
+
+def by_context(rows: list[dict], mode: str) -> dict[str, list[dict]]:
+    """Questions grouped by what is added as the article: their paragraph, or whole article."""
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(row["paragraph" if mode == "gold" else "article"], []).append(row)
+    return groups
+
+
+def collect_candidates(qa: NewsQA, rows: list[dict], mode: str) -> dict[str, list]:
+    """Each question's candidates with their article text, the library's retrieval as it runs."""
+    found = {}
+    for context, group in by_context(rows, mode).items():
+        article = qa.add(context)
+        questions = [check_question(r["question"]) for r in group]
+        passages = qa.retrieve_many(questions, article.id, qa.top_k)
+        candidates = find_candidates(qa.generator, questions, passages, grounded=True)
+        for row, candidate_list in zip(group, candidates):
+            found[row["id"]] = [(c, span_text(article.text, c)) for c in candidate_list]
+        qa.remove(article.id)
+    return found
+
+
+def span_text(text: str, candidate) -> str:
+    """The candidate's answer as the article writes it."""
+    start = candidate.passage.chunk.start
+    return text[start + candidate.span[0] : start + candidate.span[1]]
 
 
 def answer_all(qa: NewsQA, rows: list[dict], mode: str) -> dict:
     """Add each distinct context once, then answer its questions in one batch."""
-    by_context: dict[str, list[dict]] = {}
-    for row in rows:
-        by_context.setdefault(row["paragraph" if mode == "gold" else "article"], []).append(row)
     answers = {}
-    for context, group in by_context.items():
+    for context, group in by_context(rows, mode).items():
         article = qa.add(context)
         for row, answer in zip(
             group, qa.ask_many([r["question"] for r in group], article=article.id)
@@ -193,9 +247,11 @@ def main() -> None:
 
     rows = load_questions(args.limit)
     if args.sweep:
-        found = sweep(rows, args.model, args.predictions, args.precision)
-        print(f"best all-F1 margin on the tune half: {found['best_margin_on_tune_half']}")
-        print(f"balanced margin on the tune half: {found['balanced_margin_on_tune_half']}")
+        found = sweep(rows, args.modes, args.model, args.predictions, args.precision)
+        print(
+            f"chosen on the tune half: similarity weight {found['chosen_weight']}, "
+            f"threshold {found['chosen_threshold']}"
+        )
         write_result(
             args.name,
             {

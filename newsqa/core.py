@@ -12,6 +12,7 @@ from newsqa import ingest
 from newsqa.answer import (
     NO_ANSWER_MARGIN,
     NO_ANSWER_MARGINS,
+    SIMILARITY_WEIGHTS,
     Passage,
     answer_questions,
     check_question,
@@ -46,7 +47,9 @@ class NewsQA:
     or any Hugging Face seq2seq model name or local folder. ``grounded`` (default: on for the
     bundled model) makes every answer a quote of the article. ``precision`` is how the
     generator runs on CPU: auto (bf16 on CPUs with AMX, else int8 for the bundled model), fp32,
-    bf16 or int8; ``$NEWSQA_PRECISION`` sets the default.
+    bf16 or int8; ``$NEWSQA_PRECISION`` sets the default. ``no_answer_margin`` is the bar an
+    answer's support (its margin over "unanswerable", plus the precision's weight times its
+    chunk's retrieval similarity) must clear; the default is the one measured for the precision.
     """
 
     def __init__(
@@ -70,6 +73,7 @@ class NewsQA:
         if no_answer_margin is None:
             no_answer_margin = NO_ANSWER_MARGINS.get(self.generator.precision, NO_ANSWER_MARGIN)
         self.no_answer_margin = no_answer_margin
+        self.similarity_weight = SIMILARITY_WEIGHTS.get(self.generator.precision, 0.0)
         self.grounded = self.generator.is_bundled if grounded is None else grounded
 
     # -- articles ---------------------------------------------------------------------------
@@ -180,6 +184,7 @@ class NewsQA:
             passages,
             grounded=self.grounded,
             margin_threshold=self.no_answer_margin,
+            similarity_weight=self.similarity_weight,
         )
 
     def retrieve(self, question: str, article: str | Article | None, k: int) -> list[Passage]:
