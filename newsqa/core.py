@@ -12,6 +12,7 @@ from newsqa import ingest
 from newsqa.answer import (
     NO_ANSWER_MARGIN,
     NO_ANSWER_MARGINS,
+    SIMILARITY_WEIGHT,
     SIMILARITY_WEIGHTS,
     Passage,
     answer_questions,
@@ -73,7 +74,7 @@ class NewsQA:
         if no_answer_margin is None:
             no_answer_margin = NO_ANSWER_MARGINS.get(self.generator.precision, NO_ANSWER_MARGIN)
         self.no_answer_margin = no_answer_margin
-        self.similarity_weight = SIMILARITY_WEIGHTS.get(self.generator.precision, 0.0)
+        self.similarity_weight = SIMILARITY_WEIGHTS.get(self.generator.precision, SIMILARITY_WEIGHT)
         self.grounded = self.generator.is_bundled if grounded is None else grounded
 
     # -- articles ---------------------------------------------------------------------------

@@ -138,11 +138,16 @@ def test_unknown_article_id_is_refused(qa):
 
 
 def test_the_no_answer_margin_follows_the_precision_it_was_measured_for():
-    from newsqa.answer import NO_ANSWER_MARGIN, NO_ANSWER_MARGINS, SIMILARITY_WEIGHTS
+    from newsqa.answer import (
+        NO_ANSWER_MARGIN,
+        NO_ANSWER_MARGINS,
+        SIMILARITY_WEIGHT,
+        SIMILARITY_WEIGHTS,
+    )
 
     assert newsqa.NewsQA(precision="fp32").no_answer_margin == NO_ANSWER_MARGIN
     assert newsqa.NewsQA(precision="int8").no_answer_margin == NO_ANSWER_MARGINS["int8"]
     assert NO_ANSWER_MARGINS["int8"] != NO_ANSWER_MARGIN
     assert newsqa.NewsQA(precision="int8", no_answer_margin=1.0).no_answer_margin == 1.0
     assert newsqa.NewsQA(precision="int8").similarity_weight == SIMILARITY_WEIGHTS["int8"] > 0
-    assert newsqa.NewsQA(precision="fp32").similarity_weight == SIMILARITY_WEIGHTS.get("fp32", 0)
+    assert newsqa.NewsQA(precision="fp32").similarity_weight == SIMILARITY_WEIGHT
