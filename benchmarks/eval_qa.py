@@ -26,7 +26,7 @@ from common import (  # noqa: E402
 )
 
 from newsqa import NewsQA  # noqa: E402
-from newsqa.answer import MIN_SIMILARITY, check_question, find_candidates  # noqa: E402
+from newsqa.answer import best_candidate, check_question, find_candidates  # noqa: E402
 from newsqa.metrics import best_over_golds, exact_match, f1_score  # noqa: E402
 
 
@@ -80,8 +80,8 @@ def sweep(
                         "mode": mode,
                         "golds": row["golds"],
                         "candidates": [
-                            {"margin": c.margin, "similarity": c.passage.similarity, "text": t}
-                            for c, t in found[mode][row["id"]]
+                            {"margin": c.margin, "similarity": c.passage.similarity, "text": c.text}
+                            for c in found[mode][row["id"]]
                         ],
                     }
                     handle.write(json.dumps(record) + "\n")
@@ -93,12 +93,8 @@ def sweep(
         if (weight, mode) not in chosen:
             picks = {}
             for row in rows:
-                viable = [
-                    (c.support(weight), t)
-                    for c, t in found[mode][row["id"]]
-                    if c.passage.similarity >= MIN_SIMILARITY
-                ]
-                picks[row["id"]] = max(viable) if viable else (-math.inf, "")
+                best = best_candidate(found[mode][row["id"]], weight)
+                picks[row["id"]] = (best.support(weight), best.text) if best else (-math.inf, "")
             chosen[weight, mode] = picks
         return chosen[weight, mode]
 
@@ -157,23 +153,16 @@ def by_context(rows: list[dict], mode: str) -> dict[str, list[dict]]:
 
 
 def collect_candidates(qa: NewsQA, rows: list[dict], mode: str) -> dict[str, list]:
-    """Each question's candidates with their article text, the library's retrieval as it runs."""
+    """Each question's candidates, through the library's retrieval as it runs."""
     found = {}
     for context, group in by_context(rows, mode).items():
         article = qa.add(context)
         questions = [check_question(r["question"]) for r in group]
         passages = qa.retrieve_many(questions, article.id, qa.top_k)
         candidates = find_candidates(qa.generator, questions, passages, grounded=True)
-        for row, candidate_list in zip(group, candidates):
-            found[row["id"]] = [(c, span_text(article.text, c)) for c in candidate_list]
+        found.update((row["id"], listed) for row, listed in zip(group, candidates))
         qa.remove(article.id)
     return found
-
-
-def span_text(text: str, candidate) -> str:
-    """The candidate's answer as the article writes it."""
-    start = candidate.passage.chunk.start
-    return text[start + candidate.span[0] : start + candidate.span[1]]
 
 
 def answer_all(qa: NewsQA, rows: list[dict], mode: str) -> dict:

@@ -201,14 +201,14 @@ def save_atomically(model, tokenizer, target: Path, half: bool, extra: dict) -> 
     shutil.rmtree(old, ignore_errors=True)
 
 
-def keep_if_best(model, scores: dict, best: dict) -> bool:
+def keep_if_best(model, scores: dict, examples: int, best: dict) -> bool:
     """Remember the weights (on the CPU) when ``scores`` beat every earlier validation."""
     if scores["score"] <= best["score"]:
         return False
     best.update(
         score=scores["score"],
         scores=scores,
-        at=best.get("examples"),
+        at=examples,
         weights={k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()},
     )
     return True
@@ -369,7 +369,7 @@ def main() -> None:
     epoch_batches = batches(lengths, args.batch_size, seed=args.seed + state["run"])
     position = state["batch"]
     loss_sum, loss_count = torch.zeros((), device=device), 0
-    best = {"score": -math.inf, "weights": None, "scores": None}
+    best = {"score": -math.inf}
     while not stop["now"] and time.time() < deadline:
         if position >= len(epoch_batches):
             state["run"] += 1
@@ -415,8 +415,7 @@ def main() -> None:
             state["history"].append(point)
             print(json.dumps({"validation": point}), flush=True)
             log.write(json.dumps({"validation": point}) + "\n")
-            best["examples"] = state["examples_seen"]
-            keep_if_best(model, scores, best)
+            keep_if_best(model, scores, state["examples_seen"], best)
             last_validation = time.time()
         if time.time() - last_checkpoint > args.checkpoint_minutes * 60:
             checkpoint()
@@ -427,8 +426,7 @@ def main() -> None:
     scores = validate(model, tokenizer, validation_examples, device, autocast)
     state["history"].append({"examples": state["examples_seen"], **scores})
     print(json.dumps({"final": scores}), flush=True)
-    best["examples"] = state["examples_seen"]
-    if not keep_if_best(model, scores, best):  # an earlier validation scored higher
+    if not keep_if_best(model, scores, state["examples_seen"], best):  # an earlier one was better
         model.load_state_dict(best["weights"])
         scores = best["scores"]
         print(json.dumps({"exporting_best": scores}), flush=True)

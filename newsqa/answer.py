@@ -70,6 +70,17 @@ class Candidate:
     def support(self, similarity_weight: float) -> float:
         return self.margin + similarity_weight * self.passage.similarity
 
+    @property
+    def article_span(self) -> tuple[int, int]:
+        """The answer's character offsets in the whole article."""
+        offset = self.passage.chunk.start
+        return offset + self.span[0], offset + self.span[1]
+
+    @property
+    def text(self) -> str:
+        start, end = self.article_span
+        return self.passage.text[start:end]
+
 
 def answer_questions(
     generator: Seq2SeqGenerator,
@@ -139,21 +150,25 @@ def decide(
     confidence is a logistic of how far the support clears the threshold: 0.5 at the threshold
     (for an abstention, the confidence in abstaining).
     """
-    viable = [c for c in found if c.passage.similarity >= MIN_SIMILARITY]
-    if not viable:
+    best = best_candidate(found, similarity_weight)
+    if best is None:
         return Answer(NOT_IN_ARTICLE, False, 1.0 if not found else 0.5, [])
-    best = max(viable, key=lambda c: c.support(similarity_weight))
     clearance = best.support(similarity_weight) - margin_threshold
     confidence = 1.0 / (1.0 + math.exp(-max(min(clearance, 50.0), -50.0)))
     if clearance <= 0:
         return Answer(NOT_IN_ARTICLE, False, round(1.0 - confidence, 4), [])
-    passage, (start, end) = best.passage, best.span
-    start, end = passage.chunk.start + start, passage.chunk.start + end
+    passage, (start, end) = best.passage, best.article_span
     sentence = next((s for s in passage.sentences if s.start <= start < s.end), passage.chunk)
     evidence = Evidence(
         passage.article_id, passage.title, sentence.text, start, end, round(confidence, 4)
     )
     return Answer(passage.text[start:end], True, round(confidence, 4), [evidence])
+
+
+def best_candidate(found: list[Candidate], similarity_weight: float) -> Candidate | None:
+    """The candidate with the most support among those whose chunk is about the question."""
+    viable = [c for c in found if c.passage.similarity >= MIN_SIMILARITY]
+    return max(viable, key=lambda c: c.support(similarity_weight), default=None)
 
 
 def _is_no_answer(text: str) -> bool:
