@@ -21,8 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ROOT, print_table, write_result  # noqa: E402
 
-from newsqa.answer import NO_ANSWER_MARGIN, Passage, answer_questions  # noqa: E402
+from newsqa.answer import Passage, answer_questions  # noqa: E402
 from newsqa.chunk import chunk_sentences, split_sentences  # noqa: E402
+from newsqa.confidence import Calibrator  # noqa: E402
 from newsqa.generate import Seq2SeqGenerator  # noqa: E402
 
 QUESTIONS = [
@@ -50,11 +51,13 @@ def passages_of(text: str, generator: Seq2SeqGenerator) -> list[Passage]:
 def run(generator: Seq2SeqGenerator, text: str, repeats: int) -> tuple[list, list[float]]:
     passages = passages_of(text, generator)
     found = [passages] * len(QUESTIONS)
-    answers = answer_questions(generator, QUESTIONS, found, grounded=True)  # warm-up
+    calibrator = Calibrator.load(generator.folder, generator.precision)
+    options = {"calibrator": calibrator, "min_confidence": calibrator.min_confidence}
+    answers = answer_questions(generator, QUESTIONS, found, True, **options)  # warm-up
     seconds = []
     for _ in range(repeats):
         started = time.perf_counter()
-        answer_questions(generator, QUESTIONS, found, grounded=True)
+        answer_questions(generator, QUESTIONS, found, True, **options)
         seconds.append(time.perf_counter() - started)
     return answers, seconds
 
@@ -83,8 +86,8 @@ def main() -> None:
         }
     accelerated, cpu = results[args.device], results["cpu"]
     print_table(
-        f"Answers ({len(QUESTIONS)} questions, all chunks of the seed article, margin "
-        f"{NO_ANSWER_MARGIN})",
+        f"Answers ({len(QUESTIONS)} questions, all chunks of the seed article, each at its "
+        "precision's calibrated bar)",
         ["question", f"{args.device} ({accelerated['precision']})", "cpu (fp32)"],
         [
             [q, a["text"] if a["answerable"] else "-", c["text"] if c["answerable"] else "-"]

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from newsqa.chunk import Sentence, split_sentences
+from newsqa.confidence import content_words
 from newsqa.prompts import NO_ANSWER, headline_input, qa_input, summary_input
 
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -323,6 +324,83 @@ def _extractive_windows(article: str, summary: str, source: str) -> list[Example
 
 VALIDATION_ARTICLES = 8
 """The last SQuAD train articles are held out of training to score checkpoints."""
+CALIBRATION_SHARE = 5
+"""One SQuAD article in this many (by title hash) and one tweet in this many (by text hash)
+are held out of training, with the validation articles, to fit the confidence calibrator on."""
+
+
+def held_out(key: str, share: int = CALIBRATION_SHARE) -> bool:
+    """Whether the text or title ``key`` is held out of training (1 in ``share``, by hash)."""
+    return int(hashlib.sha1(key.encode("utf-8")).hexdigest()[:8], 16) % share == 0
+
+
+def squad_validation_titles(data_dir: Path = SHARED_DATA) -> set[str]:
+    with gzip.open(data_dir / "squad1-train.json.gz", "rt", encoding="utf-8") as handle:
+        articles = json.load(handle)["data"]
+    return {a["title"] for a in articles[len(articles) - VALIDATION_ARTICLES :]}
+
+
+def human_unanswerable_examples(
+    path: Path, rng: random.Random, validation_titles: set[str], copies: int = 2
+) -> tuple[list[Example], list[Example]]:
+    """SQuAD 2.0's human-written unanswerable questions, each with a window of its paragraph
+    around the sentence that shares most words with it (what retrieval would hand over):
+    (train, validation). Held-out articles (``held_out``) are in neither."""
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        articles = json.load(handle)["data"]
+    train: list[Example] = []
+    validation: list[Example] = []
+    for article in articles:
+        is_validation = article["title"] in validation_titles
+        if not is_validation and held_out(article["title"]):
+            continue
+        for paragraph in article["paragraphs"]:
+            context = paragraph["context"]
+            sentences = _split(context)
+            if not sentences:
+                continue
+            for qa in paragraph["qas"]:
+                words = content_words(qa["question"])
+                centre = max(
+                    range(len(sentences)),
+                    key=lambda i: len(words & content_words(sentences[i].text)),
+                )
+                for _ in range(1 if is_validation else copies):
+                    first, last = _window(sentences, centre, rng)
+                    example = Example(
+                        "squad-human",
+                        qa_input(qa["question"], _text(context, sentences, first, last)),
+                        NO_ANSWER,
+                    )
+                    (validation if is_validation else train).append(example)
+    return train, validation
+
+
+def tweet_examples(
+    path: Path, rng: random.Random, copies: int = 2, off_topic_rate: float = 0.25
+) -> list[Example]:
+    """TweetQA questions whose answer is a span of the tweet (the tweet is the context), and
+    some off-topic negatives: a question with another tweet. Held-out tweets are left out."""
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        paragraphs = json.load(handle)["data"][0]["paragraphs"]
+    kept = [p for p in paragraphs if not held_out(p["context"])]
+    examples: list[Example] = []
+    for paragraph in kept:
+        context = paragraph["context"]
+        for qa in paragraph["qas"]:
+            answer = qa["answers"][0]
+            start = answer["answer_start"]
+            if start >= 0 and context[start : start + len(answer["text"])] == answer["text"]:
+                examples += copies * [
+                    Example("tweetqa", qa_input(qa["question"], context), answer["text"])
+                ]
+            if rng.random() < off_topic_rate:
+                other = rng.choice(kept)["context"]
+                if other != context:
+                    examples.append(
+                        Example("tweetqa-offtopic", qa_input(qa["question"], other), NO_ANSWER)
+                    )
+    return examples
 
 
 def build(
@@ -338,6 +416,11 @@ def build(
     known = len(_sentences)
     rng = random.Random(seed)
     train, validation = qa_examples(data_dir / "squad1-train.json.gz", rng)
+    human, human_validation = human_unanswerable_examples(
+        data_dir / "squad2-train-unanswerable.json.gz", rng, squad_validation_titles(data_dir)
+    )
+    train += human + tweet_examples(data_dir / "tweetqa-train.json.gz", rng)
+    validation += human_validation
     train += summary_examples(data_dir / "summ-train.jsonl.gz", rng)
     rng.shuffle(train)
     if sentence_cache and len(_sentences) > known:

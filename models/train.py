@@ -144,11 +144,11 @@ def collate(rows, device) -> dict[str, torch.Tensor]:
 def validate(model, tokenizer, examples: list[data.Example], device, autocast) -> dict[str, float]:
     """Greedy answers on held-out SQuAD examples: HasAns F1 and NoAns accuracy (0..100).
 
-    ``swap_acc`` and ``reword_acc`` are the NoAns accuracy on swapped-name questions and on
-    antonym/negation questions alone (the hard kinds).
+    ``swap_acc``, ``reword_acc`` and ``human_acc`` are the NoAns accuracy on swapped-name
+    questions, on antonym/negation questions and on human-written ones alone (the hard kinds).
     """
     model.eval()
-    has, no, swap, reword = [], [], [], []
+    has, no, swap, reword, human = [], [], [], [], []
     for start in range(0, len(examples), 64):
         part = examples[start : start + 64]
         enc = tokenizer(
@@ -167,6 +167,8 @@ def validate(model, tokenizer, examples: list[data.Example], device, autocast) -
                     swap.append(no[-1])
                 if example.source == "squad-reword":
                     reword.append(no[-1])
+                if example.source == "squad-human":
+                    human.append(no[-1])
             else:
                 has.append(best_over_golds(f1_score, text, [example.target]))
     model.train()
@@ -177,6 +179,7 @@ def validate(model, tokenizer, examples: list[data.Example], device, autocast) -
         "noans_acc": round(no_acc, 2),
         "swap_acc": round(100 * sum(swap) / max(len(swap), 1), 2),
         "reword_acc": round(100 * sum(reword) / max(len(reword), 1), 2),
+        "human_acc": round(100 * sum(human) / max(len(human), 1), 2),
         "score": round((has_f1 + no_acc) / 2, 2),
     }
 

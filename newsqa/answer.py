@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from dataclasses import dataclass
 
+from newsqa import confidence
 from newsqa.chunk import Chunk, Sentence
+from newsqa.confidence import Calibrator
 from newsqa.errors import InputError
 from newsqa.generate import Generation, Request, Seq2SeqGenerator
 from newsqa.prompts import NO_ANSWER, qa_request
@@ -15,25 +16,6 @@ from newsqa.results import Answer, Evidence
 
 MAX_QUESTION_CHARS = 1000
 NOT_IN_ARTICLE = "The article does not say."
-NO_ANSWER_MARGIN = 11.75
-"""Answer only when the best candidate's support clears this bar. Support is its span's
-log-probability minus that of "unanswerable", plus ``SIMILARITY_WEIGHT`` x its chunk's
-retrieval similarity. Weight and bar were chosen on one half of the 6,307 public SQuAD v2 dev
-questions, gold-paragraph and whole-article modes pooled, where HasAns F1 and NoAns accuracy
-balance (benchmarks/eval_qa.py --sweep --precision fp32; results/eval_qa_sweep_fp32_similarity
-.json). On the other half: gold paragraph all-F1 55.8 -> 56.4 and whole article 52.9 -> 53.5
-against the margin alone (3.5). Lower it to answer more often."""
-SIMILARITY_WEIGHT = 16.0
-"""How much a chunk's retrieval similarity (cosine, 0..1) adds to its answer's support, both to
-choose among the chunks' answers and to clear the bar."""
-NO_ANSWER_MARGINS = {"int8": 9.0}
-SIMILARITY_WEIGHTS = {"int8": 12.0}
-"""The same two choices for precisions that shift the margins, each swept on its own
-(eval_qa.py --sweep --precision int8; results/eval_qa_sweep_int8_similarity.json: whole
-article 52.0 -> 53.5, gold paragraph 55.0 -> 55.1 on the report half). bf16 and fp16 use
-fp32's: bf16 measured within 0.1 F1 of fp32."""
-MIN_SIMILARITY = 0.05
-"""Below this cosine similarity no retrieved chunk is about the question at all."""
 
 
 @dataclass(frozen=True)
@@ -60,15 +42,12 @@ def check_question(question: str) -> str:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One passage's best groundable answer."""
+    """One passage's best groundable answer, with what the calibrator judges it by."""
 
-    margin: float  # its log-probability minus that of "unanswerable"
     passage: Passage
     generation: Generation
     span: tuple[int, int]  # in the passage's chunk
-
-    def support(self, similarity_weight: float) -> float:
-        return self.margin + similarity_weight * self.passage.similarity
+    features: dict[str, float]
 
     @property
     def article_span(self) -> tuple[int, int]:
@@ -81,19 +60,26 @@ class Candidate:
         start, end = self.article_span
         return self.passage.text[start:end]
 
+    @property
+    def sentence(self) -> Sentence | Chunk:
+        """The article sentence that holds the answer (the chunk if none does)."""
+        start = self.article_span[0]
+        found = (s for s in self.passage.sentences if s.start <= start < s.end)
+        return next(found, self.passage.chunk)
+
 
 def answer_questions(
     generator: Seq2SeqGenerator,
     questions: list[str],
     passages: list[list[Passage]],
     grounded: bool,
+    calibrator: Calibrator,
+    min_confidence: float,
     num_beams: int = 4,
-    margin_threshold: float = NO_ANSWER_MARGIN,
-    similarity_weight: float = SIMILARITY_WEIGHT,
 ) -> list[Answer]:
     """Answer each question from its passages, all passages generated in one batched call."""
     found = find_candidates(generator, questions, passages, grounded, num_beams)
-    return [decide(candidates, margin_threshold, similarity_weight) for candidates in found]
+    return [decide(candidates, calibrator, min_confidence) for candidates in found]
 
 
 def find_candidates(
@@ -106,13 +92,12 @@ def find_candidates(
     """Each question's candidates: one per passage that yields a groundable answer."""
     requests, owners = [], []
     for number, (question, found) in enumerate(zip(questions, passages)):
-        for passage in found:
+        for rank, passage in enumerate(found):
             text, start = qa_request(question, passage.chunk.text)
             requests.append(Request(text, start))
-            owners.append((number, passage))
-    candidates: list[list[Candidate]] = [[] for _ in questions]
+            owners.append((number, rank))
     if not requests:
-        return candidates
+        return [[] for _ in questions]
     beams, no_answer = generator.generate_and_score(
         requests,
         NO_ANSWER,
@@ -122,53 +107,104 @@ def find_candidates(
         always_allowed=NO_ANSWER if grounded else None,
         groups=[number for number, _ in owners],
     )
-    for (number, passage), outputs, refusal in zip(owners, beams, no_answer):
-        choice = _choose(outputs, passage, refusal)
+    chosen: list[list[tuple]] = [[] for _ in questions]
+    for (number, rank), outputs, refusal in zip(owners, beams, no_answer):
+        choice = _choose(outputs, passages[number][rank].chunk.text)
         if choice is not None:
-            candidates[number].append(Candidate(choice[0], passage, choice[1], choice[2]))
-    return candidates
+            chosen[number].append((rank, refusal, outputs, *choice))
+    return [
+        _candidates(question, found, picks, generator)
+        for question, found, picks in zip(questions, passages, chosen)
+    ]
 
 
-def _choose(outputs: list[Generation], passage: Passage, no_answer_logprob: float):
-    """The best groundable answer of one passage and its margin over "no answer"."""
+def _candidates(
+    question: str, passages: list[Passage], picks: list[tuple], generator: Seq2SeqGenerator
+) -> list[Candidate]:
+    """The question's chosen answers, each with its features (agreement needs all of them)."""
+    best_similarity = max((p.similarity for p in passages), default=0.0)
+    spans = {
+        rank: (passages[rank].article_id, passages[rank].chunk.start + span[0], span)
+        for rank, _, _, _, span in picks
+    }
+    found = []
+    for rank, refusal, outputs, generation, span in picks:
+        passage = passages[rank]
+        article_id, start, _ = spans[rank]
+        end = start + span[1] - span[0]
+        others = [
+            g.span
+            for g in outputs
+            if g is not generation and g.span is not None and not _is_no_answer(g.text)
+        ]
+        agreeing = sum(_overlap(span, other) for other in others)
+        same = sum(
+            a == article_id and _overlap((start, end), (s, s + sp[1] - sp[0]))
+            for r, (a, s, sp) in spans.items()
+            if r != rank
+        )
+        candidate = Candidate(passage, generation, span, {})
+        evidence = confidence.Evidence(
+            question=question,
+            answer=candidate.text,
+            sentence=candidate.sentence.text,
+            chunk=passage.chunk.text,
+            article=passage.text,
+            span_logprob=generation.logprob,
+            no_answer_logprob=refusal,
+            answer_tokens=len(
+                generator.tokenizer(candidate.text, add_special_tokens=False)["input_ids"]
+            ),
+            similarity=passage.similarity,
+            best_similarity=best_similarity,
+            rank=rank,
+            beam_agreement=agreeing / max(len(outputs) - 1, 1),
+            passage_agreement=same / max(len(passages) - 1, 1),
+        )
+        found.append(Candidate(passage, generation, span, confidence.features(evidence)))
+    return found
+
+
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def _choose(outputs: list[Generation], context: str):
+    """The best groundable answer of one passage: (its generation, its span in the chunk)."""
     for generation in outputs:  # best first
         if _is_no_answer(generation.text) or not generation.text:
             continue
-        span = generation.span or align(generation.text, passage.chunk.text)
+        span = generation.span or align(generation.text, context)
         if span is None:
             continue
-        return generation.logprob - no_answer_logprob, generation, span
+        return generation, span
     return None
 
 
-def decide(
-    found: list[Candidate], margin_threshold: float, similarity_weight: float = 0.0
-) -> Answer:
-    """The candidate with the most support, if it clears the threshold; else "not in the article".
-
-    Support is the margin plus ``similarity_weight`` x the passage's retrieval similarity. The
-    confidence is a logistic of how far the support clears the threshold: 0.5 at the threshold
-    (for an abstention, the confidence in abstaining).
-    """
-    best = best_candidate(found, similarity_weight)
+def decide(found: list[Candidate], calibrator: Calibrator, min_confidence: float) -> Answer:
+    """The candidate most likely right, if that probability reaches ``min_confidence``; else
+    "not in the article", with the probability that this is right (1 - the best's)."""
+    best, probability = best_candidate(found, calibrator)
     if best is None:
-        return Answer(NOT_IN_ARTICLE, False, 1.0 if not found else 0.5, [])
-    clearance = best.support(similarity_weight) - margin_threshold
-    confidence = 1.0 / (1.0 + math.exp(-max(min(clearance, 50.0), -50.0)))
-    if clearance <= 0:
-        return Answer(NOT_IN_ARTICLE, False, round(1.0 - confidence, 4), [])
+        return Answer(NOT_IN_ARTICLE, False, 1.0, [])
+    if probability < min_confidence:
+        return Answer(NOT_IN_ARTICLE, False, round(1.0 - probability, 4), [])
     passage, (start, end) = best.passage, best.article_span
-    sentence = next((s for s in passage.sentences if s.start <= start < s.end), passage.chunk)
     evidence = Evidence(
-        passage.article_id, passage.title, sentence.text, start, end, round(confidence, 4)
+        passage.article_id, passage.title, best.sentence.text, start, end, round(probability, 4)
     )
-    return Answer(passage.text[start:end], True, round(confidence, 4), [evidence])
+    return Answer(passage.text[start:end], True, round(probability, 4), [evidence])
 
 
-def best_candidate(found: list[Candidate], similarity_weight: float) -> Candidate | None:
-    """The candidate with the most support among those whose chunk is about the question."""
-    viable = [c for c in found if c.passage.similarity >= MIN_SIMILARITY]
-    return max(viable, key=lambda c: c.support(similarity_weight), default=None)
+def best_candidate(
+    found: list[Candidate], calibrator: Calibrator
+) -> tuple[Candidate | None, float]:
+    """The candidate the calibrator finds most likely right, and that probability."""
+    scored = [(calibrator.probability(c.features), c) for c in found]
+    if not scored:
+        return None, 0.0
+    probability, best = max(scored, key=lambda pair: pair[0])
+    return best, probability
 
 
 def _is_no_answer(text: str) -> bool:

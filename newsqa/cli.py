@@ -125,7 +125,7 @@ def _target(
     device: str | None,
     model: str | None,
     precision: str | None = None,
-    top_k: int = 4,
+    **answering,
 ):
     """The engine and the article id to use (None: every added article).
 
@@ -134,7 +134,7 @@ def _target(
     """
     from newsqa import NewsQA
 
-    options = {"device": device, "model": model, "precision": precision, "top_k": top_k}
+    options = {"device": device, "model": model, "precision": precision, **answering}
     if article is not None and re.fullmatch(r"[0-9a-f]{12}", article):
         qa = _library(**options)
         return qa, qa.library.get(article).id
@@ -168,15 +168,47 @@ def ask(
     top_k: Annotated[
         int, typer.Option("--top-k", min=1, max=50, help="Chunks to read per question.")
     ] = 4,
+    min_confidence: Annotated[
+        float | None,
+        typer.Option(
+            "--min-confidence",
+            min=0.0,
+            max=1.0,
+            help="Answer only when the probability that the answer is right reaches this "
+            "(default: the model's bar for everyday news questions). Lower answers more often.",
+            show_default=False,
+        ),
+    ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="A higher bar, for questions written to trick a reader (SQuAD 2.0 style): "
+            "refuses more, and more of what the article does not say.",
+        ),
+    ] = False,
 ) -> None:
     """Answer a question, quoting the sentence the answer comes from.
+
+    The confidence is the probability that the answer is right, calibrated on questions the
+    model was not trained on. When no answer reaches the bar: "The article does not say."
 
     Example: newsqa ask "how many soldiers crossed the border?"
     """
     from newsqa.answer import check_question
 
     check_question(question)  # fail fast, before any model loads
-    qa, article_id = _target(article, device, model, precision, top_k)
+    if strict and min_confidence is not None:
+        raise InputError("give --strict or --min-confidence, not both")
+    qa, article_id = _target(
+        article,
+        device,
+        model,
+        precision,
+        top_k=top_k,
+        min_confidence=min_confidence,
+        strict=strict,
+    )
     answer = qa.ask(question, article=article_id)
     if json_output:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))

@@ -9,16 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from newsqa import ingest
-from newsqa.answer import (
-    NO_ANSWER_MARGIN,
-    NO_ANSWER_MARGINS,
-    SIMILARITY_WEIGHT,
-    SIMILARITY_WEIGHTS,
-    Passage,
-    answer_questions,
-    check_question,
-)
+from newsqa.answer import Passage, answer_questions, check_question
 from newsqa.chunk import chunk_sentences, split_sentences
+from newsqa.confidence import Calibrator
 from newsqa.embed import DEFAULT_EMBEDDER, Embedder
 from newsqa.errors import InputError, UserError
 from newsqa.generate import Seq2SeqGenerator
@@ -48,9 +41,13 @@ class NewsQA:
     or any Hugging Face seq2seq model name or local folder. ``grounded`` (default: on for the
     bundled model) makes every answer a quote of the article. ``precision`` is how the
     generator runs on CPU: auto (bf16 on CPUs with AMX, else int8 for the bundled model), fp32,
-    bf16 or int8; ``$NEWSQA_PRECISION`` sets the default. ``no_answer_margin`` is the bar an
-    answer's support (its margin over "unanswerable", plus the precision's weight times its
-    chunk's retrieval similarity) must clear; the default is the one measured for the precision.
+    bf16 or int8; ``$NEWSQA_PRECISION`` sets the default.
+
+    ``Answer.confidence`` is the probability that an answer is right, from the model's
+    calibrator (``calibration.json`` beside it, fitted on questions held out of training). An
+    answer is given when it reaches ``min_confidence`` (default: the bar chosen for a news
+    reader's mix of questions, mostly answerable); ``strict=True`` uses the calibrator's higher
+    bar, chosen for SQuAD-style questions written to trick a reader. Lower bars answer more often.
     """
 
     def __init__(
@@ -62,7 +59,8 @@ class NewsQA:
         top_k: int = 4,
         grounded: bool | None = None,
         precision: str | None = None,
-        no_answer_margin: float | None = None,
+        min_confidence: float | None = None,
+        strict: bool = False,
     ):
         self.library = Library(path)
         self.generator = Seq2SeqGenerator(model, device=device, precision=precision)
@@ -71,10 +69,13 @@ class NewsQA:
             embedder or os.environ.get("NEWSQA_EMBEDDER") or DEFAULT_EMBEDDER, device=self.device
         )
         self.top_k = top_k
-        if no_answer_margin is None:
-            no_answer_margin = NO_ANSWER_MARGINS.get(self.generator.precision, NO_ANSWER_MARGIN)
-        self.no_answer_margin = no_answer_margin
-        self.similarity_weight = SIMILARITY_WEIGHTS.get(self.generator.precision, SIMILARITY_WEIGHT)
+        self.calibrator = Calibrator.load(self.generator.folder, self.generator.precision)
+        if min_confidence is None:
+            bar = self.calibrator.strict_confidence if strict else self.calibrator.min_confidence
+            min_confidence = bar
+        if not 0.0 <= min_confidence <= 1.0:
+            raise InputError(f"min_confidence is a probability: {min_confidence} is not in 0..1")
+        self.min_confidence = min_confidence
         self.grounded = self.generator.is_bundled if grounded is None else grounded
 
     # -- articles ---------------------------------------------------------------------------
@@ -184,8 +185,8 @@ class NewsQA:
             cleaned,
             passages,
             grounded=self.grounded,
-            margin_threshold=self.no_answer_margin,
-            similarity_weight=self.similarity_weight,
+            calibrator=self.calibrator,
+            min_confidence=self.min_confidence,
         )
 
     def retrieve(self, question: str, article: str | Article | None, k: int) -> list[Passage]:

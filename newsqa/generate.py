@@ -109,12 +109,19 @@ class Seq2SeqGenerator:
     def is_bundled(self) -> bool:
         return self.name == BUNDLED_MODEL
 
+    @property
+    def folder(self) -> Path | None:
+        """The model's local folder (where its calibration lives), None for a hub name."""
+        if self.is_bundled:
+            return bundled_model_path()
+        return Path(self.name) if Path(self.name).is_dir() else None
+
     @cached_property
     def _loaded(self):
         import torch
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-        location = str(bundled_model_path()) if self.is_bundled else self.name
+        location = str(self.folder) if self.is_bundled else self.name
         if self.is_bundled and not Path(location, "config.json").exists():
             raise ModelError(f"the bundled model is missing from {location}: reinstall newsqa")
         quiet_transformers()

@@ -29,7 +29,11 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Answer:
-    """An answer; ``answerable`` is False when the article does not say."""
+    """An answer; ``answerable`` is False when the article does not say.
+
+    ``confidence`` is the calibrated probability that the answer is right (for a refusal: that
+    the article indeed does not say); ``evidence`` cites the sentence the answer is quoted from.
+    """
 
     text: str
     answerable: bool

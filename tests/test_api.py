@@ -37,19 +37,24 @@ def test_answers_keep_the_articles_casing(qa):
     assert any(ch.isupper() for ch in answer.text)
 
 
-def test_the_demo_question_gets_a_grounded_answer_or_an_abstention(qa):
-    """ "how many soldiers?" is ambiguous here (dozens, 46, 35, hundreds). With abstention off
-    the best answer must be a quote of the sentence it cites; with the default margin the
-    library may abstain, and then it cites nothing."""
-    eager = newsqa.NewsQA(device="cpu", no_answer_margin=-1e9)
-    eager.add(qa.articles()[0].text)
-    answer = eager.ask("how many soldiers?")
+def test_the_demo_question_is_answered_with_46_and_its_sentence(qa):
+    """The README's demo: "how many soldiers?" of the seed article, at the default bar."""
+    answer = qa.ask("how many soldiers?")
     assert answer.answerable
+    assert re.search(r"\b46\b", answer.text)
     evidence = answer.evidence[0]
-    assert eager.articles()[0].text[evidence.start : evidence.end] == answer.text
-    assert answer.text in evidence.sentence
-    default = qa.ask("how many soldiers?")
-    assert default.answerable == (default.evidence != [])
+    assert evidence.sentence.startswith("The statement said a total of 46 members")
+    assert qa.articles()[0].text[evidence.start : evidence.end] == answer.text
+    assert answer.confidence >= qa.min_confidence
+
+
+def test_with_abstention_off_an_off_topic_question_still_gets_a_low_confidence(qa):
+    eager = newsqa.NewsQA(device="cpu", min_confidence=0.0)
+    eager.add(qa.articles()[0].text)
+    answer = eager.ask("what is the capital of France?")
+    assert answer.answerable  # nothing is refused at a bar of 0
+    assert answer.confidence < qa.min_confidence
+    assert not qa.ask("what is the capital of France?").answerable
 
 
 def test_ask_many_matches_ask_one_by_one(qa):
@@ -137,17 +142,16 @@ def test_unknown_article_id_is_refused(qa):
         qa.ask("how many soldiers?", article="nope")
 
 
-def test_the_no_answer_margin_follows_the_precision_it_was_measured_for():
-    from newsqa.answer import (
-        NO_ANSWER_MARGIN,
-        NO_ANSWER_MARGINS,
-        SIMILARITY_WEIGHT,
-        SIMILARITY_WEIGHTS,
-    )
+def test_the_bar_is_the_calibrators_unless_given():
+    from newsqa.confidence import Calibrator
+    from newsqa.generate import bundled_model_path
 
-    assert newsqa.NewsQA(precision="fp32").no_answer_margin == NO_ANSWER_MARGIN
-    assert newsqa.NewsQA(precision="int8").no_answer_margin == NO_ANSWER_MARGINS["int8"]
-    assert NO_ANSWER_MARGINS["int8"] != NO_ANSWER_MARGIN
-    assert newsqa.NewsQA(precision="int8", no_answer_margin=1.0).no_answer_margin == 1.0
-    assert newsqa.NewsQA(precision="int8").similarity_weight == SIMILARITY_WEIGHTS["int8"] > 0
-    assert newsqa.NewsQA(precision="fp32").similarity_weight == SIMILARITY_WEIGHT
+    default = newsqa.NewsQA(precision="fp32")
+    fitted = Calibrator.load(bundled_model_path(), "fp32")
+    assert default.calibrator == fitted != Calibrator.margin_rule()
+    assert default.min_confidence == fitted.min_confidence
+    strict = newsqa.NewsQA(precision="fp32", strict=True)
+    assert strict.min_confidence == fitted.strict_confidence > fitted.min_confidence
+    assert newsqa.NewsQA(precision="int8", min_confidence=0.9).min_confidence == 0.9
+    with pytest.raises(InputError, match="probability"):
+        newsqa.NewsQA(min_confidence=1.5)

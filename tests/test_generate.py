@@ -33,7 +33,13 @@ def squad_requests(squad_dev):
 def test_the_shipped_model_is_small_and_complete():
     path = bundled_model_path()
     files = {p.name for p in path.iterdir()}
-    assert {"config.json", "model.safetensors", "tokenizer.json", "MODEL_CARD.md"} <= files
+    assert {
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "MODEL_CARD.md",
+        "calibration.json",
+    } <= files
     assert sum(p.stat().st_size for p in path.iterdir()) < 100 * 1024 * 1024
 
 
@@ -69,14 +75,30 @@ def test_no_answer_is_scored_as_a_log_probability(generator, squad_requests):
     assert len(scores) == 4 and all(s < 0 for s in scores)
 
 
-def test_int8_quantization_keeps_grounded_decoding(generator, squad_requests):
+def test_int8_quantization_keeps_grounded_decoding_and_its_quality(generator, squad_dev):
+    """int8 answers are quotes, and on 48 answerable SQuAD v2 dev questions their F1 stays
+    within 10 points of fp32's (all 6,307 measured 0.6 apart; a sample this size varies more,
+    and the rounding of int8 kernels differs between CPU vendors)."""
+    from newsqa.metrics import best_over_golds, f1_score
+
     quantized = Seq2SeqGenerator(device="cpu", batch_size=8, precision="int8")
-    requests = [Request(text, start) for text, start, _ in squad_requests[:8]]
-    int8 = quantized.generate(requests, num_beams=2, grounded=True, always_allowed=NO_ANSWER)
-    fp32 = generator.generate(requests, num_beams=2, grounded=True, always_allowed=NO_ANSWER)
-    assert all(b[0].text == NO_ANSWER or b[0].span is not None for b in int8)
-    agree = sum(a[0].text == b[0].text for a, b in zip(int8, fp32))
-    assert agree >= 6, (agree, [a[0].text for a in int8], [b[0].text for b in fp32])
+    rows = [
+        (qa_request(qa["question"], p["context"]), [a["text"] for a in qa["answers"]])
+        for p in squad_dev[2]["paragraphs"][:16]
+        for qa in p["qas"]
+        if not qa["is_impossible"]
+    ][:48]
+    requests = [Request(text, start) for (text, start), _ in rows]
+    scores = {}
+    for name, model in (("int8", quantized), ("fp32", generator)):
+        beams = model.generate(requests, num_beams=2, grounded=True)
+        assert all(b[0].span is not None for b in beams)
+        scores[name] = sum(
+            best_over_golds(f1_score, b[0].text, golds) for b, (_, golds) in zip(beams, rows)
+        ) / len(rows)
+    assert len(rows) == 48
+    assert abs(scores["int8"] - scores["fp32"]) <= 0.10, scores
+    assert scores["int8"] >= 0.5, scores
 
 
 def test_cpu_precision_defaults_to_int8_for_the_bundled_model_without_amx(monkeypatch):

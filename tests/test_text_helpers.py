@@ -43,26 +43,86 @@ def _candidate(seed_text, quote: str, margin: float, similarity: float):
     chunk = Chunk(sentence.text, sentence.start, sentence.end, number, number)
     span = (start - sentence.start, start - sentence.start + len(quote))
     passage = Passage("seed", None, seed_text, chunk, sentences, similarity)
-    return Candidate(margin, passage, Generation(quote.lower(), -1.0, span), span)
+    features = {"margin": margin, "similarity": similarity}
+    return Candidate(passage, Generation(quote.lower(), -1.0, span), span, features)
 
 
-def test_decide_weighs_retrieval_similarity_into_the_choice_and_the_threshold(seed_text):
+def test_decide_answers_the_candidate_most_likely_right_when_it_reaches_the_bar(seed_text):
     from newsqa.answer import NOT_IN_ARTICLE, decide
+    from newsqa.confidence import Calibrator
 
     vague = _candidate(seed_text, "Hundreds", margin=3.0, similarity=0.33)
     precise = _candidate(seed_text, "46", margin=1.9, similarity=0.47)
 
-    by_margin = decide([vague, precise], margin_threshold=2.5)
-    assert by_margin.text == "Hundreds" and by_margin.answerable
-    weighed = decide([vague, precise], margin_threshold=2.5, similarity_weight=10.0)
-    assert weighed.text == "46"  # 1.9 + 4.7 beats 3.0 + 3.3
-    evidence = weighed.evidence[0]
+    by_margin = Calibrator({"margin": 1.0}, -2.5)
+    assert decide([vague, precise], by_margin, 0.5).text == "Hundreds"
+    weighed = Calibrator({"margin": 1.0, "similarity": 10.0}, -6.5)
+    answer = decide([vague, precise], weighed, 0.5)  # 1.9 + 4.7 beats 3.0 + 3.3
+    assert answer.text == "46" and answer.answerable
+    assert answer.confidence == round(weighed.probability(precise.features), 4) > 0.5
+    evidence = answer.evidence[0]
     assert seed_text[evidence.start : evidence.end] == "46"
     assert "a total of 46 members" in evidence.sentence
 
-    # the threshold applies to the same support: 6.6 clears 6.5, not 7.0
-    assert decide([vague, precise], 6.5, 10.0).confidence > 0.5
-    declined = decide([vague, precise], 7.0, 10.0)
+    declined = decide([vague, precise], weighed, 0.6)  # P(right) is 0.52
     assert not declined.answerable and declined.text == NOT_IN_ARTICLE
-    assert declined.confidence > 0.5 and declined.evidence == []
-    assert not decide([], 0.0).answerable
+    assert declined.confidence == round(1 - answer.confidence, 4) and declined.evidence == []
+    assert not decide([], weighed, 0.0).answerable
+
+
+def test_features_read_the_question_against_the_answer_and_its_evidence(seed_text):
+    from newsqa.confidence import FEATURES, Evidence, features
+
+    sentence = next(s for s in seed_text.split("\n") if "a total of 46 members" in s)
+
+    def judged(question: str, answer: str) -> dict[str, float]:
+        return features(
+            Evidence(
+                question,
+                answer,
+                sentence,
+                sentence,
+                seed_text,
+                -1.0,
+                -5.0,
+                2,
+                0.5,
+                0.6,
+                1,
+                0.5,
+                0.0,
+            )
+        )
+
+    count = judged("how many soldiers crossed the border?", "46 members")
+    assert set(count) == set(FEATURES)
+    assert count["margin"] == 4.0 and count["rank"] == 1.0
+    assert count["number_expected_found"] == 1.0 and count["number_expected_missing"] == 0.0
+    assert count["question_in_sentence"] == 2 / 3  # "crossed", "border"; not "soldiers"
+    who = judged("who crossed the border near Chitral?", "five officers")
+    assert who["name_expected_missing"] == 1.0 and who["name_expected_found"] == 0.0
+    off_topic = judged("who won the football match?", "Afghanistan")
+    assert off_topic["question_in_article"] == 0.0
+    echo = judged("which border town did they cross near?", "border town")
+    assert echo["answer_in_question"] == 1.0
+
+
+def test_the_calibrator_is_plain_numbers_per_precision(tmp_path):
+    import json
+
+    from newsqa.confidence import Calibrator
+
+    entry = {
+        "weights": {"margin": 0.5},
+        "intercept": -1.0,
+        "min_confidence": 0.3,
+        "strict_confidence": 0.7,
+    }
+    stored = {"calibrators": {"default": entry, "int8": entry | {"intercept": 0.0}}}
+    (tmp_path / "calibration.json").write_text(json.dumps(stored))
+    fitted = Calibrator.load(tmp_path, "bf16")
+    assert (fitted.intercept, fitted.min_confidence, fitted.strict_confidence) == (-1.0, 0.3, 0.7)
+    assert fitted.probability({"margin": 2.0}) == 0.5
+    assert Calibrator.load(tmp_path, "int8").probability({"margin": 0.0}) == 0.5
+    assert Calibrator.load(tmp_path / "nothing", "fp32") == Calibrator.margin_rule()
+    assert Calibrator.margin_rule().probability({"margin": 3.75, "similarity": 0.5}) == 0.5

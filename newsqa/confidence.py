@@ -1,0 +1,176 @@
+"""The calibrator: a candidate answer's features -> the probability that it is right.
+
+A logistic regression fitted on questions held out of training (``benchmarks/calibrate.py``)
+and stored as plain numbers beside the model (``calibration.json``): the feature names, one
+weight each and an intercept, per precision. A model without that file is judged by the rule
+the project used before it had one: its margin over "unanswerable" plus 16 x retrieval
+similarity, against a bar of 11.75.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _word_set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+FUNCTION_WORDS = _word_set(
+    "a an the of in on at to for from by with and or is are was were be been has have had do "
+    "does did what which who whom whose when where why how many much that this these those "
+    "it its as not no s"
+)
+_WORD = re.compile(r"\w+")
+_NUMBER_WORDS = _word_set(
+    "one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty "
+    "forty fifty hundred hundreds thousand thousands million millions billion billions "
+    "dozen dozens half first second third"
+)
+_TIME_WORDS = _word_set(
+    "january february march april may june july august september october november december "
+    "monday tuesday wednesday thursday friday saturday sunday today yesterday tomorrow "
+    "morning afternoon evening night week weeks month months year years day days ago last "
+    "century decade spring summer autumn winter"
+)
+_EXPECTS_NUMBER = re.compile(
+    r"\bhow (?:many|much|old|long|far|tall|big|large|high|often)\b|\bwhat (?:percentage|number|"
+    r"amount|age)\b",
+    re.I,
+)
+_EXPECTS_TIME = re.compile(r"\bwhen\b|\bwhat (?:year|time|date|day|month)\b|\bwhich year\b", re.I)
+_EXPECTS_NAME = re.compile(r"\bwho(?:m|se)?\b|\bwhere\b", re.I)
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words of ``text`` that are not function words."""
+    return {w for w in _WORD.findall(text.lower()) if w not in FUNCTION_WORDS}
+
+
+def _share(part: set[str], whole_text: str) -> float:
+    """The share of ``part``'s words found in ``whole_text`` (1 when ``part`` is empty)."""
+    if not part:
+        return 1.0
+    return len(part & set(_WORD.findall(whole_text.lower()))) / len(part)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the features are computed from: one candidate answer, in its context."""
+
+    question: str
+    answer: str  # the span as it stands in the article
+    sentence: str  # the article sentence that holds it
+    chunk: str  # the retrieved passage
+    article: str  # the whole article text
+    span_logprob: float
+    no_answer_logprob: float
+    answer_tokens: int
+    similarity: float  # the passage's retrieval cosine
+    best_similarity: float  # the best of the question's passages
+    rank: int  # the passage's place in retrieval, 0 first
+    beam_agreement: float  # share of the passage's other beams whose span overlaps this one
+    passage_agreement: float  # share of the other passages whose answer overlaps this one
+
+
+FEATURES = (
+    "margin",
+    "span_logprob",
+    "no_answer_logprob",
+    "logprob_per_token",
+    "answer_tokens",
+    "similarity",
+    "best_similarity",
+    "rank",
+    "question_in_sentence",
+    "question_in_chunk",
+    "question_in_article",
+    "answer_in_question",
+    "number_expected_found",
+    "number_expected_missing",
+    "time_expected_found",
+    "time_expected_missing",
+    "name_expected_found",
+    "name_expected_missing",
+    "beam_agreement",
+    "passage_agreement",
+)
+
+
+def features(evidence: Evidence) -> dict[str, float]:
+    """The calibrator's inputs for one candidate."""
+    question_words = content_words(evidence.question)
+    answer_words = set(_WORD.findall(evidence.answer.lower()))
+    numeric = any(c.isdigit() for c in evidence.answer) or bool(answer_words & _NUMBER_WORDS)
+    timely = bool(re.search(r"\b1\d{3}\b|\b20\d\d\b", evidence.answer)) or bool(
+        answer_words & _TIME_WORDS
+    )
+    named = any(w[:1].isupper() for w in evidence.answer.split())
+    wants_number = bool(_EXPECTS_NUMBER.search(evidence.question))
+    wants_time = bool(_EXPECTS_TIME.search(evidence.question))
+    wants_name = bool(_EXPECTS_NAME.search(evidence.question))
+    margin = evidence.span_logprob - evidence.no_answer_logprob
+    return {
+        "margin": max(min(margin, 30.0), -30.0),
+        "span_logprob": max(evidence.span_logprob, -30.0),
+        "no_answer_logprob": max(evidence.no_answer_logprob, -30.0),
+        "logprob_per_token": max(evidence.span_logprob, -30.0) / max(evidence.answer_tokens, 1),
+        "answer_tokens": float(min(evidence.answer_tokens, 24)),
+        "similarity": evidence.similarity,
+        "best_similarity": evidence.best_similarity,
+        "rank": float(evidence.rank),
+        "question_in_sentence": _share(question_words, evidence.sentence),
+        "question_in_chunk": _share(question_words, evidence.chunk),
+        "question_in_article": _share(question_words, evidence.article),
+        "answer_in_question": (
+            len(content_words(evidence.answer) & question_words)
+            / max(len(content_words(evidence.answer)), 1)
+        ),
+        "number_expected_found": float(wants_number and numeric),
+        "number_expected_missing": float(wants_number and not numeric),
+        "time_expected_found": float(wants_time and timely),
+        "time_expected_missing": float(wants_time and not timely),
+        "name_expected_found": float(wants_name and named),
+        "name_expected_missing": float(wants_name and not named),
+        "beam_agreement": evidence.beam_agreement,
+        "passage_agreement": evidence.passage_agreement,
+    }
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """P(right) = logistic(intercept + sum of weight x feature); features not named weigh 0."""
+
+    weights: dict[str, float]
+    intercept: float
+    min_confidence: float = 0.5  # the default bar: answer when P(right) is at least this
+    strict_confidence: float = 0.5  # the documented higher bar of ``strict``
+
+    def probability(self, values: dict[str, float]) -> float:
+        total = self.intercept + sum(w * values[name] for name, w in self.weights.items())
+        return 1.0 / (1.0 + math.exp(-max(min(total, 50.0), -50.0)))
+
+    @classmethod
+    def margin_rule(cls) -> Calibrator:
+        """For a model without a fitted calibrator: 0.5 where margin + 16 x similarity = 11.75."""
+        return cls({"margin": 1.0, "similarity": 16.0}, -11.75, 0.5, 0.75)
+
+    @classmethod
+    def load(cls, folder: Path | None, precision: str) -> Calibrator:
+        """The calibrator fitted for ``precision`` in ``folder/calibration.json`` (else the one
+        fitted for ``default`` there), or ``margin_rule`` when the model has none."""
+        path = Path(folder, "calibration.json") if folder is not None else None
+        if path is None or not path.exists():
+            return cls.margin_rule()
+        stored = json.loads(path.read_text())["calibrators"]
+        fitted = stored.get(precision, stored["default"])
+        return cls(
+            {k: float(v) for k, v in fitted["weights"].items()},
+            float(fitted["intercept"]),
+            float(fitted["min_confidence"]),
+            float(fitted["strict_confidence"]),
+        )
