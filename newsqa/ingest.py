@@ -3,13 +3,20 @@
 HTML goes through trafilatura (boilerplate removed, title kept). Plain text loses its page
 furniture (comment forms, "Must Read" teasers, advertisement markers). White space is normalised
 and :class:`OffsetMap` maps every character of the clean text back to the source text.
+
+Every step is linear in the input, and every input is bounded: files, stdin and downloads are
+read up to ``MAX_ARTICLE_BYTES``; a download must also be HTML or text and finish in time.
+:func:`language_notice` says when an article is mostly not English.
 """
 
 from __future__ import annotations
 
 import bisect
+import http.client
 import re
 import sys
+import time
+import unicodedata
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -20,6 +27,12 @@ from newsqa.errors import InputError
 MAX_ARTICLE_BYTES = 10 * 1024 * 1024
 """Larger inputs are refused: split them into articles first (a news article is ~10 KB)."""
 URL_TIMEOUT_SECONDS = 15
+"""The longest wait for a server: to connect, or for the next bytes."""
+URL_DEADLINE_SECONDS = 30
+"""The longest a whole download may take (a server can trickle bytes inside every wait)."""
+URL_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
+"""What a URL may return: a page, or plain text. Anything else (PDF, images...) is refused."""
+_READ_BYTES = 64 * 1024
 MIN_HTML_WORDS = 8
 """HTML whose extracted text is shorter than this is navigation, not an article."""
 _WHITESPACE = re.compile(r"\s+")
@@ -110,14 +123,30 @@ def decode(data: bytes, source: str) -> str:
     return str(best)
 
 
-def _read_limited(stream, source: str) -> bytes:
-    data = stream.read(MAX_ARTICLE_BYTES + 1)
-    if len(data) > MAX_ARTICLE_BYTES:
-        raise InputError(
-            f"{source} is larger than {MAX_ARTICLE_BYTES // (1024 * 1024)} MB; "
-            "split it into articles first"
-        )
-    return data
+def _too_large(source: str) -> InputError:
+    return InputError(
+        f"{source} is larger than {MAX_ARTICLE_BYTES // (1024 * 1024)} MB; "
+        "split it into articles first"
+    )
+
+
+def _read_limited(stream, source: str, deadline: float | None = None) -> bytes:
+    """At most ``MAX_ARTICLE_BYTES`` from ``stream``, refused beyond, read as bytes arrive; with
+    a ``deadline`` (``time.monotonic()``), refused once reading outlasts it."""
+    read = getattr(stream, "read1", stream.read)
+    parts: list[bytes] = []
+    size = 0
+    while part := read(min(_READ_BYTES, MAX_ARTICLE_BYTES + 1 - size)):
+        parts.append(part)
+        size += len(part)
+        if size > MAX_ARTICLE_BYTES:
+            raise _too_large(source)
+        if deadline is not None and time.monotonic() > deadline:
+            raise InputError(
+                f"{source} took longer than {URL_DEADLINE_SECONDS} s to download; "
+                "save the page and pass the file"
+            )
+    return b"".join(parts)
 
 
 def read_path(path: Path) -> bytes:
@@ -132,16 +161,41 @@ def read_path(path: Path) -> bytes:
         raise InputError(f"cannot read {path}: {error.strerror}") from error
 
 
+def _check_response(response, url: str) -> int | None:
+    """Refuse what is not a page or text, or says it is too large, before reading it; return
+    the length the server declares, if any."""
+    if response.headers.get("Content-Type"):
+        kind = response.headers.get_content_type()
+        if kind not in URL_TYPES:
+            raise InputError(
+                f"{url} is {kind}, not a web page or text; "
+                "save the article as text or HTML and pass the file"
+            )
+    length = response.headers.get("Content-Length", "").strip()
+    if not length.isdigit():
+        return None
+    if int(length) > MAX_ARTICLE_BYTES:
+        raise _too_large(url)
+    return int(length)
+
+
 def fetch_url(url: str) -> bytes:
+    """Download an article: HTML or text only, at most ``MAX_ARTICLE_BYTES``, waiting at most
+    ``URL_TIMEOUT_SECONDS`` for the server and ``URL_DEADLINE_SECONDS`` in all."""
     request = urllib.request.Request(url, headers={"User-Agent": "newsqa/0.1 (+local reader)"})
+    deadline = time.monotonic() + URL_DEADLINE_SECONDS
     try:
         with urllib.request.urlopen(request, timeout=URL_TIMEOUT_SECONDS) as response:
-            return _read_limited(response, url)
-    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as error:
+            length = _check_response(response, url)
+            data = _read_limited(response, url, deadline)
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
         reason = getattr(error, "reason", error)
         raise InputError(
             f"cannot fetch {url}: {reason} (offline? save the page and pass the file)"
         ) from error
+    if length is not None and len(data) < length:
+        raise InputError(f"cannot fetch {url}: the server sent {len(data)} of {length} bytes")
+    return data
 
 
 def looks_like_html(text: str) -> bool:
@@ -204,3 +258,55 @@ def load(source: str, title: str | None = None) -> Document:
     if len(source.encode("utf-8", "surrogatepass")) > MAX_ARTICLE_BYTES:
         raise InputError(f"the article is larger than {MAX_ARTICLE_BYTES // (1024 * 1024)} MB")
     return clean(source, "text", title)
+
+
+LANGUAGE_SAMPLE_CHARS = 20_000
+"""Language is judged on the article's start: enough to tell, and a bounded cost."""
+_ENGLISH = """the of and that with his her she said are were has have had which who they their its
+this from by be been not but would after more than about when there also we you"""
+_ENGLISH_WORDS = frozenset(_ENGLISH.split())
+"""Frequent English words, rare in other Latin-script languages: a quarter of the words of
+English news (median of 836 SQuAD and news texts, the least 0.097), 0 to 0.017 of French,
+Spanish, German, Italian, Portuguese, Dutch, Indonesian, Turkish, Polish or Swedish news."""
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def _script(char: str) -> str:
+    """A letter's script, as the first word of its Unicode name (LATIN, ARABIC, CJK...)."""
+    if char < "\u0250":
+        return "LATIN"
+    return unicodedata.name(char, "UNKNOWN").split(" ", 1)[0]
+
+
+def _script_name(scripts: dict[str, int]) -> str:
+    """The main script by name; Japanese mixes kana with Chinese characters."""
+    kana = scripts.get("HIRAGANA", 0) + scripts.get("KATAKANA", 0)
+    if kana * 10 > sum(scripts.values()):
+        return "Japanese"
+    main = max(scripts, key=scripts.__getitem__)
+    return "Chinese" if main == "CJK" else main.title()
+
+
+def language_notice(text: str) -> str | None:
+    """A one-line notice when ``text`` is mostly not English, else ``None``.
+
+    Mostly another script (Arabic, Cyrillic, Chinese...): named. Latin script with few of the
+    commonest English words: another language. Too little text to tell: ``None``.
+    """
+    sample = text[:LANGUAGE_SAMPLE_CHARS]
+    scripts: dict[str, int] = {}
+    for char in sample:
+        if char.isalpha():
+            name = _script(char)
+            scripts[name] = scripts.get(name, 0) + 1
+    letters = sum(scripts.values())
+    if letters < 40:
+        return None
+    limit = ": the model reads English only, so its answers may be missing or wrong."
+    if scripts.get("LATIN", 0) < letters / 2:
+        return f"This article is mostly in {_script_name(scripts)} script, not English{limit}"
+    words = _WORD.findall(sample.lower())
+    english = sum(word in _ENGLISH_WORDS for word in words)
+    if len(words) >= 20 and english < 0.05 * len(words):
+        return f"This article does not look like English{limit}"
+    return None

@@ -1,3 +1,6 @@
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -88,3 +91,165 @@ def test_unreachable_url_fails_fast_with_a_clear_message():
 def _write(path: Path, data: bytes) -> str:
     path.write_bytes(data)
     return str(path)
+
+
+ARTICLE_HTML = (
+    b"<html><head><title>Soldiers cross the border</title></head><body><article>"
+    b"<p>The statement said a total of 46 members of the Afghanistan forces, including five "
+    b"officers, crossed the border late Sunday near the border town of Chitral.</p>"
+    b"<p>They were given food and shelter and will be sent back once the situation is calm."
+    b"</p></article></body></html>"
+)
+
+
+class _Pages(BaseHTTPRequestHandler):
+    """A local web server: an article, a PDF, and pages too large or too slow to fetch."""
+
+    def do_GET(self):
+        try:
+            if self.path == "/story.html":
+                self._headers("text/html; charset=utf-8", len(ARTICLE_HTML))
+                self.wfile.write(ARTICLE_HTML)
+            elif self.path == "/report.pdf":
+                self._headers("application/pdf", 1000)
+                self.wfile.write(b"%PDF-1.7" + b"\x00" * 992)
+            elif self.path == "/declared-huge.html":
+                self._headers("text/html", 50 * 1024 * 1024)
+                self.wfile.write(b"<html><body>" + b"x" * 1000)
+            elif self.path == "/cut-short.html":  # the connection drops mid-page
+                self._headers("text/html", 5000)
+                self.wfile.write(ARTICLE_HTML[:100])
+            elif self.path == "/endless.html":  # no length given: it would never end
+                self._headers("text/html", None)
+                while True:
+                    self.wfile.write(b"<p>The border stayed open all night.</p>\n" * 1000)
+            elif self.path == "/trickle.html":  # a byte well inside every wait, for ever
+                self._headers("text/html", None)
+                self.wfile.write(b"<html><body>")
+                while True:
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.05)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client stopped reading, as it should
+
+    def _headers(self, kind: str, length: int | None) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        if length is not None:
+            self.send_header("Content-Length", str(length))
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_a_url_to_an_article_page_is_downloaded_and_cleaned(server):
+    document = ingest.load(f"{server}/story.html")
+    assert document.title == "Soldiers cross the border"
+    assert "46 members of the Afghanistan forces" in document.text
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/report.pdf", "is application/pdf, not a web page or text"),
+        ("/declared-huge.html", "larger than 10 MB"),
+        ("/endless.html", "larger than 10 MB"),
+        ("/cut-short.html", "cannot fetch"),
+    ],
+)
+def test_a_url_that_is_not_a_whole_page_of_bounded_size_is_refused(server, path, message):
+    started = time.monotonic()
+    with pytest.raises(InputError, match=message):
+        ingest.load(server + path)
+    assert time.monotonic() - started < 10
+
+
+def test_a_download_that_never_finishes_is_refused_at_the_deadline(server, monkeypatch):
+    monkeypatch.setattr(ingest, "URL_DEADLINE_SECONDS", 1)
+    started = time.monotonic()
+    with pytest.raises(InputError, match="took longer than 1 s"):
+        ingest.load(f"{server}/trickle.html")
+    assert time.monotonic() - started < 5
+
+
+FOREIGN = {
+    "French": (
+        "Le ministre de l'Intérieur a annoncé mardi que plus de quarante soldats afghans "
+        "avaient franchi la frontière pendant la nuit. Selon un communiqué de l'armée, les "
+        "militaires ont été accueillis dans un poste près de Chitral, où ils ont reçu de la "
+        "nourriture et des soins médicaux."
+    ),
+    "Spanish": (
+        "El ministro del Interior anunció el martes que más de cuarenta soldados afganos "
+        "cruzaron la frontera durante la noche. Según un comunicado del ejército, los "
+        "militares fueron recibidos en un puesto cerca de Chitral, donde recibieron comida."
+    ),
+    "German": (
+        "Der Innenminister gab am Dienstag bekannt, dass in der Nacht mehr als vierzig "
+        "afghanische Soldaten die Grenze überquert haben. Nach einer Mitteilung der Armee "
+        "wurden die Soldaten an einem Posten in der Nähe von Chitral aufgenommen."
+    ),
+    "Indonesian": (
+        "Menteri Dalam Negeri mengumumkan pada hari Selasa bahwa lebih dari empat puluh "
+        "tentara Afghanistan telah menyeberangi perbatasan pada malam hari. Menurut "
+        "pernyataan tentara, para prajurit itu diterima di sebuah pos dekat Chitral."
+    ),
+}
+URDU = (
+    "پاکستانی فوج نے کہا ہے کہ افغانستان کی فورسز کے چھیالیس اہلکار اتوار کی رات سرحد پار "
+    "کر کے چترال پہنچے جہاں انہیں کھانا اور طبی امداد فراہم کی گئی۔"
+)
+
+
+def test_english_articles_get_no_language_notice(seed_text, squad_dev):
+    texts = [seed_text] + [p["context"] for p in squad_dev[0]["paragraphs"][:30]]
+    texts.append(seed_text[:3000] + "\n\n" + URDU)  # an English article quoting Urdu
+    for text in texts:
+        assert ingest.language_notice(text) is None
+
+
+@pytest.mark.parametrize("language", sorted(FOREIGN))
+def test_an_article_in_another_latin_script_language_gets_a_notice(language):
+    notice = ingest.language_notice(FOREIGN[language])
+    assert notice.startswith("This article does not look like English")
+    assert "reads English only" in notice
+
+
+@pytest.mark.parametrize(
+    ("text", "script"),
+    [
+        (URDU, "Arabic"),
+        (
+            "Министр внутренних дел объявил во вторник, что более сорока солдат пересекли границу.",
+            "Cyrillic",
+        ),
+        (
+            "内政部长周二宣布，四十多名阿富汗士兵在夜间越过边境。这些士兵在奇特拉尔附近的一个哨所被接收。",
+            "Chinese",
+        ),
+        (
+            "政府は火曜日、国境を越えた兵士たちに食料と医療を提供したと発表しました。"
+            "状況が落ち着けば、兵士たちは自国に送り返されるということです。",
+            "Japanese",
+        ),
+    ],
+)
+def test_an_article_in_another_script_gets_a_notice_naming_it(text, script):
+    assert ingest.language_notice(text).startswith(f"This article is mostly in {script} script")
+
+
+def test_too_little_text_to_tell_gets_no_notice():
+    assert ingest.language_notice("Chitral, 46 — 2021") is None
+    assert ingest.language_notice("😀 " * 500) is None
