@@ -213,6 +213,8 @@ def ask(
     if json_output:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return
+    if answer.notice:
+        err.print(f"[yellow]Note: {answer.notice}[/yellow]")
     if not answer.answerable:
         out.print(f"[yellow]{answer.text}[/yellow]")
         return
@@ -253,6 +255,8 @@ def summarize(
     if json_output:
         print(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
         return
+    if summary.notice:
+        err.print(f"[yellow]Note: {summary.notice}[/yellow]")
     out.print(summary.text, highlight=False)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from newsqa import ingest
 from newsqa.answer import Passage, answer_questions, check_question
@@ -180,7 +180,7 @@ class NewsQA:
             raise InputError("ask_many takes a list of questions")
         cleaned = [check_question(q) for q in questions]
         passages = self.retrieve_many(cleaned, article, top_k or self.top_k)
-        return answer_questions(
+        answers = answer_questions(
             self.generator,
             cleaned,
             passages,
@@ -188,6 +188,19 @@ class NewsQA:
             calibrator=self.calibrator,
             min_confidence=self.min_confidence,
         )
+        notices: dict[str, str | None] = {}
+
+        def notice(found: list[Passage], answer: Answer) -> str | None:
+            """The language notice of the article answered from (else the best retrieved)."""
+            cited = answer.evidence[0].article_id if answer.evidence else None
+            passage = next((p for p in found if p.article_id == cited), found[0] if found else None)
+            if passage is None:
+                return None
+            if passage.article_id not in notices:
+                notices[passage.article_id] = ingest.language_notice(passage.text)
+            return notices[passage.article_id]
+
+        return [replace(a, notice=notice(found, a)) for a, found in zip(answers, passages)]
 
     def retrieve(self, question: str, article: str | Article | None, k: int) -> list[Passage]:
         """The ``k`` chunks that best match the question, by hybrid dense + BM25 ranking."""
@@ -241,7 +254,7 @@ class NewsQA:
                 raise InputError("name the article to summarize" if added else "no articles added")
             article = added[0]
         found = self.library.get(_article_id(article))
-        return summarize_article(
+        summary = summarize_article(
             self.generator,
             found,
             self.library.sentences(found.id),
@@ -249,6 +262,7 @@ class NewsQA:
             embed=self.embedder.encode,
             strategy=strategy,
         )
+        return replace(summary, notice=ingest.language_notice(found.text))
 
 
 def _article_id(article: str | Article) -> str:

@@ -33,12 +33,15 @@ class Answer:
 
     ``confidence`` is the calibrated probability that the answer is right (for a refusal: that
     the article indeed does not say); ``evidence`` cites the sentence the answer is quoted from.
+    ``notice`` says when the article read is mostly not English (the bundled models read
+    English only).
     """
 
     text: str
     answerable: bool
     confidence: float
     evidence: list[Evidence] = field(default_factory=list)
+    notice: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,6 +53,7 @@ class Summary:
 
     text: str
     evidence: list[Evidence] = field(default_factory=list)
+    notice: str | None = None  # as for Answer: the article is mostly not English
 
     def to_dict(self) -> dict:
         return asdict(self)

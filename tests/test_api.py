@@ -118,6 +118,7 @@ def test_result_types_have_the_documented_fields():
         "answerable",
         "confidence",
         "evidence",
+        "notice",
     ]
     assert [f.name for f in dataclasses.fields(newsqa.Evidence)] == [
         "article_id",
@@ -127,7 +128,7 @@ def test_result_types_have_the_documented_fields():
         "end",
         "score",
     ]
-    assert [f.name for f in dataclasses.fields(newsqa.Summary)] == ["text", "evidence"]
+    assert [f.name for f in dataclasses.fields(newsqa.Summary)] == ["text", "evidence", "notice"]
     assert [f.name for f in dataclasses.fields(newsqa.Article)][:3] == ["id", "title", "text"]
 
 

@@ -34,7 +34,8 @@ def test_ask_on_the_default_article_prints_json_answer_and_evidence():
     result = newsqa("ask", question, "--json")
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
-    assert set(answer) == {"text", "answerable", "confidence", "evidence"}
+    assert set(answer) == {"text", "answerable", "confidence", "evidence", "notice"}
+    assert answer["notice"] is None  # the article is English
     assert answer["answerable"] and "46" in answer["text"]
     evidence = answer["evidence"][0]
     assert set(evidence) == {"article_id", "title", "sentence", "start", "end", "score"}
@@ -46,14 +47,27 @@ def test_article_from_stdin_and_summary_json(seed_text):
     result = newsqa("summarize", "--article", "-", "--words", "40", "--json", stdin=seed_text)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert set(summary) == {"text", "evidence"}
+    assert set(summary) == {"text", "evidence", "notice"}
     assert 0 < len(summary["text"].split()) <= 40
+
+
+def test_an_article_not_in_english_is_named_and_still_read():
+    urdu = (
+        "پاکستانی فوج نے کہا ہے کہ افغانستان کی فورسز کے چھیالیس اہلکار اتوار کی رات سرحد پار "
+        "کر کے چترال پہنچے جہاں انہیں کھانا اور طبی امداد فراہم کی گئی۔ "
+    ) * 3
+    result = newsqa("ask", "how many soldiers crossed?", "--article", "-", stdin=urdu)
+    assert result.returncode == 0, result.stderr
+    assert "Note: This article is mostly in Arabic script, not English" in result.stderr
+    both = newsqa("ask", "how many?", "--strict", "--min-confidence", "0.5")
+    assert both.returncode == 2 and "not both" in both.stderr
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["ask", "how many?", "--article", "/nonexistent/story.txt"], "no such file"),
+        (["ask", "how many?", "--min-confidence", "1.5"], "1.5"),
         (["ask", "how many?", "--article", "/"], "no such file|directory"),
         (["ask", ""], "question is empty"),
         (["ask", "x" * 10_000], "limit is"),

@@ -71,6 +71,17 @@ def test_cached_sentence_splits_build_the_same_examples(squad_articles, tmp_path
         lines = [line for _, line in zip(range(300), handle)]
     with gzip.open(tmp_path / "summ-train.jsonl.gz", "wt", encoding="utf-8") as handle:
         handle.writelines(lines)
+    for name, shrink in (
+        ("squad2-train-unanswerable.json.gz", lambda d: {"data": d["data"][:3]}),
+        (
+            "tweetqa-train.json.gz",
+            lambda d: {"data": [{"paragraphs": d["data"][0]["paragraphs"][:50]}]},
+        ),
+    ):
+        with gzip.open(data.SHARED_DATA / name, "rt", encoding="utf-8") as handle:
+            small = shrink(json.load(handle))
+        with gzip.open(tmp_path / name, "wt", encoding="utf-8") as handle:
+            json.dump(small, handle)
     cache = tmp_path / "sentences.json.gz"
 
     monkeypatch.setattr(data, "_sentences", {})
@@ -88,3 +99,44 @@ def test_cached_sentence_splits_build_the_same_examples(squad_articles, tmp_path
     assert cached == split
     other_seed = data.build(seed=1, data_dir=tmp_path, sentence_cache=cache)
     assert other_seed[0] != split[0]  # a new epoch draws other windows and negatives
+
+
+def test_human_unanswerables_and_tweets_leave_out_what_calibration_holds_out(tmp_path):
+    """SQuAD 2.0's human-written unanswerables train the refusal on a window of their
+    paragraph; TweetQA trains span answers on the tweet; held-out articles and tweets never
+    reach training, and the validation articles only score checkpoints."""
+    rng = random.Random(0)
+    validation_titles = data.squad_validation_titles()
+    with gzip.open(
+        data.SHARED_DATA / "squad2-train-unanswerable.json.gz", "rt", encoding="utf-8"
+    ) as handle:
+        articles = json.load(handle)["data"]
+    held = [a for a in articles if data.held_out(a["title"])]
+    assert 0.1 < len(held) / len(articles) < 0.3
+    validating = [a for a in articles if a["title"] in validation_titles]
+    kept = [a for a in articles if a not in held and a not in validating]
+    small = held[:2] + validating[:1] + kept[:2]
+    path = tmp_path / "unanswerable.json.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        json.dump({"data": small}, handle)
+
+    train, validation = data.human_unanswerable_examples(path, rng, validation_titles)
+    assert all(e.target == NO_ANSWER and e.source == "squad-human" for e in train + validation)
+
+    def paragraphs(chosen):
+        return [p["context"] for a in chosen for p in a["paragraphs"]]
+
+    def questions(chosen):
+        return [qa["question"] for a in chosen for p in a["paragraphs"] for qa in p["qas"]]
+
+    assert len(train) == 2 * len(questions(kept[:2]))  # two windows each
+    assert len(validation) == len(questions(validating[:1]))
+    for examples, chosen in ((train, kept[:2]), (validation, validating[:1])):
+        for example in examples:
+            assert any(_context(example) in context for context in paragraphs(chosen))
+
+    tweets = data.tweet_examples(data.SHARED_DATA / "tweetqa-train.json.gz", rng)
+    answered = [e for e in tweets if e.source == "tweetqa"]
+    assert len(answered) > 5000
+    assert all(e.target in _context(e) and not data.held_out(_context(e)) for e in answered)
+    assert {e.target for e in tweets if e.source == "tweetqa-offtopic"} == {NO_ANSWER}
