@@ -39,6 +39,7 @@ from qa_sets import collect, score_f1  # noqa: E402
 from models import data  # noqa: E402
 from newsqa import NewsQA  # noqa: E402
 from newsqa.confidence import FEATURES  # noqa: E402
+from newsqa.generate import cpu_precision  # noqa: E402
 
 MIX = {"answerable": 0.6, "off-topic": 0.2, "unanswerable": 0.2}
 STRICT_MIX = {"answerable": 0.5, "unanswerable": 0.5}
@@ -139,7 +140,7 @@ def calibration_questions(limit: int, seed: int = 0) -> list[dict]:
 
 def collect_rows(precision: str, limit: int, reuse: bool) -> tuple[list[dict], list[dict]]:
     """The calibration questions and every candidate's features (cached by precision)."""
-    cache = CACHE / f"calibration_{precision}_{limit}.json.gz"
+    cache = CACHE / f"calibration_{cpu_precision(precision, bundled=True)}_{limit}.json.gz"
     if reuse and cache.exists():
         with gzip.open(cache, "rt", encoding="utf-8") as handle:
             stored = json.load(handle)
@@ -319,7 +320,7 @@ def main() -> None:
         "intercept": round(intercept, 6),
         "min_confidence": full["bar"],
         "strict_confidence": full["strict_bar"],
-        "precision": NewsQA(device="cpu", precision=args.precision).generator.precision,
+        "precision": cpu_precision(args.precision, bundled=True),
         "questions": len(questions),
         "candidates": len(candidates),
         "right_means": f"SQuAD F1 >= {RIGHT_F1} against the golds",

@@ -60,14 +60,14 @@ def tweetqa() -> list[dict]:
 def news() -> list[dict]:
     """Our news QA set (benchmarks/data/news_qa.jsonl) on the public CNN/DM articles and the
     seed article: answerable, off-topic and on-topic-unanswered questions. Written by us, each
-    answer copied from its article; ``article`` is the text to add (a path for the seed)."""
+    answer copied from its article."""
     from newsqa.cli import default_article_path
 
     articles = {
         row["id"]: row["article"]
         for row in map(json.loads, (SHARED_DATA / "summ-dev-public.jsonl").open())
     }
-    articles["seed"] = str(default_article_path())  # added by path, as the CLI adds it
+    articles["seed"] = default_article_path().read_text(encoding="utf-8")
     rows = []
     for number, line in enumerate(NEWS_QA.read_text().splitlines()):
         item = json.loads(line)
@@ -105,7 +105,7 @@ def collect(qa: NewsQA, rows: list[dict]) -> dict[str, list[Candidate]]:
         by_article.setdefault(row["article"], []).append(row)
     found: dict[str, list[Candidate]] = {}
     for text, group in by_article.items():
-        article = qa.add(text)
+        article = qa.add_text(text)
         questions = [check_question(r["question"]) for r in group]
         passages = qa.retrieve_many(questions, article.id, qa.top_k)
         candidates = find_candidates(qa.generator, questions, passages, qa.grounded)

@@ -82,7 +82,14 @@ class NewsQA:
 
     def add(self, source: str, title: str | None = None) -> Article:
         """Add an article: text, HTML, a file path, ``-`` for stdin, or a URL."""
-        prepared = self.prepare(source, title)
+        return self._store(self.prepare(source, title))
+
+    def add_text(self, text: str, title: str | None = None) -> Article:
+        """Add an article given as text or HTML, never read as a path or URL (a one-line text
+        such as "notes.txt" is the text itself)."""
+        return self._store(self.prepare(text, title, as_text=True))
+
+    def _store(self, prepared: NewArticle) -> Article:
         if prepared.article.id not in self.library:
             self.library.add([prepared])
         return self.library.get(prepared.article.id)
@@ -126,9 +133,10 @@ class NewsQA:
         commit()
         return [r for r in results if r is not None]
 
-    def prepare(self, source: str, title: str | None = None) -> NewArticle:
-        """Ingest, split, chunk and embed one article, without storing it."""
-        document = ingest.load(source, title=title)
+    def prepare(self, source: str, title: str | None = None, as_text: bool = False) -> NewArticle:
+        """Ingest, split, chunk and embed one article, without storing it. ``as_text``: the
+        source is the article's text, never a path or URL."""
+        document = (ingest.load_text if as_text else ingest.load)(source, title=title)
         article_id = hashlib.sha256(document.text.encode("utf-8")).hexdigest()[:12]
         article = Article(article_id, document.title, document.text, document.source)
         sentences = split_sentences(document.text)

@@ -248,16 +248,23 @@ def load(source: str, title: str | None = None) -> Document:
     if _URL.match(stripped):
         return clean(decode(fetch_url(stripped), stripped), stripped, title)
     if "\n" not in stripped and len(stripped) < 4096:
-        path = Path(stripped).expanduser()
         try:
+            path = Path(stripped).expanduser()
             exists = path.exists()
-        except OSError:
-            exists = False
+        except (OSError, RuntimeError):  # "~name" of no such user; a name too long
+            path, exists = Path(stripped), False
         if exists or _PATH_LIKE.search(stripped):
             return clean(decode(read_path(path), str(path)), str(path), title)
-    if len(source.encode("utf-8", "surrogatepass")) > MAX_ARTICLE_BYTES:
+    return load_text(source, title)
+
+
+def load_text(text: str, title: str | None = None) -> Document:
+    """Text or HTML given as a string, cleaned: never read as a path, a URL or stdin."""
+    if not isinstance(text, str) or not text.strip():
+        raise InputError("the article is empty")
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_ARTICLE_BYTES:
         raise InputError(f"the article is larger than {MAX_ARTICLE_BYTES // (1024 * 1024)} MB")
-    return clean(source, "text", title)
+    return clean(text, "text", title)
 
 
 LANGUAGE_SAMPLE_CHARS = 20_000

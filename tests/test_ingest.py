@@ -253,3 +253,10 @@ def test_an_article_in_another_script_gets_a_notice_naming_it(text, script):
 def test_too_little_text_to_tell_gets_no_notice():
     assert ingest.language_notice("Chitral, 46 — 2021") is None
     assert ingest.language_notice("😀 " * 500) is None
+
+
+def test_one_line_text_that_starts_like_a_home_folder_is_text():
+    """A tweet such as "~nobody-here said 46 soldiers crossed" is text, not "~user" path."""
+    document = ingest.load("~nosuchuser said 46 soldiers crossed the border on Sunday")
+    assert document.source == "text"
+    assert document.text.startswith("~nosuchuser said 46")
