@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from functools import cached_property
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,8 @@ from newsqa.quiet import quiet_transformers
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 BUNDLED_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 _BUNDLED_ALIASES = {DEFAULT_EMBEDDER, f"sentence-transformers/{DEFAULT_EMBEDDER}"}
+_LOADED: dict[tuple[str, str], object] = {}
+_LOADING = threading.Lock()
 
 
 def bundled_embedder_path(verify: bool = True) -> Path:
@@ -126,8 +128,16 @@ class Embedder:
         self.device = device
         self.batch_size = batch_size
 
-    @cached_property
+    @property
     def model(self):
+        """The encoder, loaded once per process for each name and device."""
+        key = (self.name, self.device)
+        with _LOADING:
+            if key not in _LOADED:
+                _LOADED[key] = self._load()
+        return _LOADED[key]
+
+    def _load(self):
         quiet_transformers()
         location = str(bundled_embedder_path()) if self.name in _BUNDLED_ALIASES else self.name
         if Path(location).is_dir() and is_mean_pooled_transformer(Path(location)):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import warnings
 from dataclasses import dataclass
 from functools import cached_property
@@ -20,6 +21,8 @@ from newsqa.errors import InputError, ModelError
 from newsqa.quiet import quiet_transformers
 
 BUNDLED_MODEL = "newsqa-mini"
+_LOADED: dict[tuple[str, str, str], tuple] = {}
+_LOADING = threading.Lock()
 
 
 def bundled_model_path() -> Path:
@@ -116,8 +119,17 @@ class Seq2SeqGenerator:
             return bundled_model_path()
         return Path(self.name) if Path(self.name).is_dir() else None
 
-    @cached_property
+    @property
     def _loaded(self):
+        """(tokenizer, model), loaded once per process for each model, device and precision:
+        every NewsQA (and each one-shot ``newsqa.ask``) shares them."""
+        key = (self.name, self.device, self.precision)
+        with _LOADING:
+            if key not in _LOADED:
+                _LOADED[key] = self._load()
+        return _LOADED[key]
+
+    def _load(self):
         import torch
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 

@@ -156,3 +156,12 @@ def test_the_bar_is_the_calibrators_unless_given():
     assert newsqa.NewsQA(precision="int8", min_confidence=0.9).min_confidence == 0.9
     with pytest.raises(InputError, match="probability"):
         newsqa.NewsQA(min_confidence=1.5)
+
+
+def test_models_load_once_per_process(qa):
+    """Every NewsQA with the same model, device and precision (and each one-shot helper)
+    shares the loaded models: a second engine costs no second load."""
+    other = newsqa.NewsQA(device="cpu")
+    assert other.generator.model is qa.generator.model
+    assert other.embedder.model is qa.embedder.model
+    assert newsqa.NewsQA(device="cpu", precision="fp32").generator.model is not qa.generator.model
