@@ -2,14 +2,16 @@
 
 The calibration questions are none of the ``*-dev-public*`` files and none of the training data
 (``models/data.py`` holds them out): SQuAD train's validation articles (answerable and
-human-written unanswerable questions, on their paragraph and on the whole article), the
+human-written unanswerable questions, on their paragraph and on the whole article, and their
+answerable questions put to another paragraph of the article that lacks the answer), the
 human-written unanswerables of the held-out SQuAD articles, the held-out TweetQA tweets, and
 off-topic questions (a question put to an unrelated Reuters article or tweet). Every retrieved
 passage's candidate answer is collected once, through the library as it runs, with its features
 and whether it is right (SQuAD F1 >= 0.5 against the golds).
 
 A logistic regression (scikit-learn) is fitted with each question weighed so the kinds mix as a
-news reader's questions do: 60 % answerable, 20 % off-topic, 20 % on-topic but not covered.
+news reader's questions do: 60 % answerable, 20 % off-topic, 20 % on-topic but not covered
+(``MIX``).
 Grouped 5-fold cross-validation (by article) gives out-of-fold probabilities: the reliability
 table, the expected calibration error, the feature-group ablations and the two bars are measured
 on those. The default bar maximises the mix's F1; the strict bar maximises it on a SQuAD-style
@@ -41,7 +43,10 @@ from newsqa import NewsQA  # noqa: E402
 from newsqa.confidence import FEATURES  # noqa: E402
 from newsqa.generate import cpu_precision  # noqa: E402
 
-MIX = {"answerable": 0.6, "off-topic": 0.2, "unanswerable": 0.2}
+MIX = {"answerable": 0.6, "off-topic": 0.2, "unanswerable": 0.1, "other-passage": 0.1}
+"""A news reader's questions: mostly answerable, some off-topic, some on-topic but not covered:
+half of those written to look answerable (SQuAD 2.0), half a question of one passage put to
+another passage of the same article."""
 STRICT_MIX = {"answerable": 0.5, "unanswerable": 0.5}
 RIGHT_F1 = 0.5
 GROUPS = {
@@ -97,6 +102,17 @@ def calibration_questions(limit: int, seed: int = 0) -> list[dict]:
         add("answerable", title, question, golds, paragraph["context"])
     for title, question, golds, _, whole in picked[: limit // 3]:
         add("answerable", title, question, golds, whole)
+
+    others = random.Random(seed + 1)  # its own stream: the draws above stay as they were
+    for title, question, golds, paragraph, _ in picked[: limit // 2]:
+        paragraphs = [p["context"] for a in squad if a["title"] == title for p in a["paragraphs"]]
+        lacking = [
+            p
+            for p in paragraphs
+            if p != paragraph["context"] and not any(g.lower() in p.lower() for g in golds)
+        ]
+        if lacking:
+            add("other-passage", title, question, [], others.choice(lacking))
 
     with gzip.open(
         SHARED_DATA / "squad2-train-unanswerable.json.gz", "rt", encoding="utf-8"

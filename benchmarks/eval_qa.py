@@ -72,6 +72,16 @@ def evaluate(qa: NewsQA, rows: list[dict]) -> dict:
         "default": at(qa.calibrator.min_confidence) | {"bar": qa.calibrator.min_confidence},
         "strict": at(qa.calibrator.strict_confidence) | {"bar": qa.calibrator.strict_confidence},
         "abstention_off": sweep[0.0],
+        "by_bar": {
+            f"{bar:.2f}": {
+                "answered": found["answered"],
+                "HasAns_f1": found.get("HasAns", {}).get("f1"),
+                "NoAns_acc": found.get("NoAns", {}).get("exact"),
+                "all_f1": found["all"]["f1"],
+                "refused_by_kind": found["refused_by_kind"],
+            }
+            for bar, found in sweep.items()
+        },
     }
     if any(not r["golds"] for r in rows):
         frontier = {}
