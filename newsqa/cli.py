@@ -157,6 +157,56 @@ def _target(
     return qa, qa.add(article).id
 
 
+def _server(device: str | None, model: str | None, precision: str | None):
+    """The running server for this library (or $NEWSQA_SERVER), unless the call chooses its own
+    device, model or precision; None: answer in this process."""
+    if device or model or precision or os.environ.get("NEWSQA_NO_SERVER"):
+        return None
+    from newsqa.client import find_server
+
+    client = find_server(library_path())
+    if client is None and os.environ.get("NEWSQA_SERVER"):
+        err.print(f"[dim]No server answers at {os.environ['NEWSQA_SERVER']}: answering here.[/dim]")
+    return client
+
+
+def _server_source(client, article: str | None) -> tuple[dict, bool]:
+    """The request fields for --article, as ``_target`` reads it, and whether they name one
+    article. Files, stdin and URLs are read here: the server never reads this machine's paths."""
+    from newsqa import ingest
+
+    if article is not None and re.fullmatch(r"[0-9a-f]{12}", article):
+        return {"article": article}, True
+    if article is None:
+        if client.articles():
+            return {}, False
+        document = ingest.load(str(default_article_path()))
+        err.print(
+            f"[dim]Using the bundled default article: {document.title} "
+            "(newsqa add, or --article, to use your own).[/dim]"
+        )
+    else:
+        is_file = article != "-" and not re.match(r"^https?://", article, re.I)
+        if is_file and not Path(article).expanduser().exists():
+            raise InputError(f"no such file: {article}")
+        document = ingest.load(article)
+    return {"text": document.text, "title": document.title}, True
+
+
+def _answer_from(found: dict):
+    from newsqa.results import Answer, Evidence
+
+    evidence = [Evidence(**item) for item in found.get("evidence", [])]
+    return Answer(**{**found, "evidence": evidence})
+
+
+def _summary_from(found: dict):
+    from newsqa.results import Evidence, Summary
+
+    evidence = [Evidence(**item) for item in found.get("evidence", [])]
+    return Summary(**{**found, "evidence": evidence})
+
+
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in quotes.")],
@@ -172,8 +222,6 @@ def ask(
         float | None,
         typer.Option(
             "--min-confidence",
-            min=0.0,
-            max=1.0,
             help="Answer only when the probability that the answer is right reaches this "
             "(default: the model's bar for everyday news questions). Lower answers more often.",
             show_default=False,
@@ -200,6 +248,14 @@ def ask(
     check_question(question)  # fail fast, before any model loads
     if strict and min_confidence is not None:
         raise InputError("give --strict or --min-confidence, not both")
+    client = _server(device, model, precision)
+    if client is not None:
+        fields, one_article = _server_source(client, article)
+        found = client.ask(
+            question, top_k=top_k, min_confidence=min_confidence, strict=strict or None, **fields
+        )
+        _print_answer(_answer_from(found), json_output, one_article)
+        return
     qa, article_id = _target(
         article,
         device,
@@ -210,6 +266,11 @@ def ask(
         strict=strict,
     )
     answer = qa.ask(question, article=article_id)
+    _print_answer(answer, json_output, article_id is not None)
+
+
+def _print_answer(answer, json_output: bool, one_article: bool) -> None:
+    """An answer as JSON, or for a reader: the answer, its confidence and its evidence."""
     if json_output:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -222,7 +283,7 @@ def ask(
         f"[bold green]{answer.text}[/bold green]  [dim](confidence {answer.confidence:.2f})[/dim]"
     )
     for evidence in answer.evidence:
-        where = f"article {evidence.article_id}, " if article_id is None else ""
+        where = "" if one_article else f"article {evidence.article_id}, "
         out.print(f"  [dim]evidence, {where}characters {evidence.start}-{evidence.end}:[/dim]")
         out.print(f"  “{evidence.sentence}”", highlight=False)
 
@@ -250,8 +311,13 @@ def summarize(
 
     Example: newsqa summarize --article story.txt --words 60
     """
-    qa, article_id = _target(article, device, model, precision)
-    summary = qa.summarize(article=article_id, max_words=words, strategy=strategy)
+    client = _server(device, model, precision)
+    if client is not None:
+        fields, _ = _server_source(client, article)
+        summary = _summary_from(client.summarize(words=words, strategy=strategy, **fields))
+    else:
+        qa, article_id = _target(article, device, model, precision)
+        summary = qa.summarize(article=article_id, max_words=words, strategy=strategy)
     if json_output:
         print(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -405,6 +471,72 @@ def reindex(device: DeviceOption = None) -> None:
     qa = _library(device=device)
     count = qa.reindex()
     out.print(f"re-embedded {count} chunks with {qa.embedder.name}")
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; any but loopback needs --token.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")] = 8000,
+    library: Annotated[
+        str | None,
+        typer.Option("--library", help="Library folder (as newsqa --library).", show_default=False),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="NEWSQA_TOKEN",
+            help="Every request must then send 'Authorization: Bearer TOKEN' "
+            "(default: $NEWSQA_TOKEN). Required to listen beyond this machine.",
+            show_default=False,
+        ),
+    ] = None,
+    allow_urls: Annotated[
+        bool,
+        typer.Option(
+            "--allow-urls",
+            help="Fetch http(s) pages that clients name (public addresses only).",
+        ),
+    ] = False,
+    batch_ms: Annotated[
+        float,
+        typer.Option(
+            "--batch-ms",
+            min=0.0,
+            max=1000.0,
+            help="Gather concurrent questions for this long into one batch (0: one at a time).",
+        ),
+    ] = 5.0,
+    device: DeviceOption = None,
+    model: ModelOption = None,
+    precision: PrecisionOption = None,
+) -> None:
+    """Serve the library over HTTP: a JSON API, its docs at /docs, and a web page at /.
+
+    Models load once; while it runs, `newsqa ask` and `newsqa summarize` for the same library
+    send their questions to it (set $NEWSQA_SERVER=URL to name a server, $NEWSQA_NO_SERVER=1 to
+    answer in-process). Ctrl-C stops it after the requests in flight.
+
+    Example: newsqa serve --port 8000, then open http://127.0.0.1:8000
+    """
+    try:
+        from newsqa.serve.server import serve as run_server
+    except ImportError as error:
+        raise UserError(f"newsqa serve needs: pip install 'newsqa[serve]' ({error})") from error
+    if library is not None:
+        _state["library"] = library
+    options = {"device": device, "model": model, "precision": precision}
+    run_server(
+        library_path(),
+        host,
+        port,
+        token or None,
+        allow_urls,
+        batch_ms,
+        options,
+        announce=lambda line: err.print(line, highlight=False),
+    )
 
 
 def main() -> None:

@@ -67,7 +67,7 @@ def test_an_article_not_in_english_is_named_and_still_read():
     ("args", "message"),
     [
         (["ask", "how many?", "--article", "/nonexistent/story.txt"], "no such file"),
-        (["ask", "how many?", "--min-confidence", "1.5"], "1.5"),
+        (["ask", "how many?", "--min-confidence", "1.5"], "1.5 is not in 0..1"),
         (["ask", "how many?", "--article", "/"], "no such file|directory"),
         (["ask", ""], "question is empty"),
         (["ask", "x" * 10_000], "limit is"),
