@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from newsqa import confidence
 from newsqa.chunk import Chunk, Sentence
@@ -123,45 +123,43 @@ def _candidates(
 ) -> list[Candidate]:
     """The question's chosen answers, each with its features (agreement needs all of them)."""
     best_similarity = max((p.similarity for p in passages), default=0.0)
-    spans = {
-        rank: (passages[rank].article_id, passages[rank].chunk.start + span[0], span)
-        for rank, _, _, _, span in picks
+    bare = {
+        rank: Candidate(passages[rank], generation, span, {})
+        for rank, *_, generation, span in picks
     }
     found = []
     for rank, refusal, outputs, generation, span in picks:
-        passage = passages[rank]
-        article_id, start, _ = spans[rank]
-        end = start + span[1] - span[0]
+        candidate = bare[rank]
         others = [
             g.span
             for g in outputs
             if g is not generation and g.span is not None and not _is_no_answer(g.text)
         ]
-        agreeing = sum(_overlap(span, other) for other in others)
         same = sum(
-            a == article_id and _overlap((start, end), (s, s + sp[1] - sp[0]))
-            for r, (a, s, sp) in spans.items()
-            if r != rank
+            other.passage.article_id == candidate.passage.article_id
+            and _overlap(other.article_span, candidate.article_span)
+            for other_rank, other in bare.items()
+            if other_rank != rank
         )
-        candidate = Candidate(passage, generation, span, {})
         evidence = confidence.Evidence(
             question=question,
             answer=candidate.text,
             sentence=candidate.sentence.text,
-            chunk=passage.chunk.text,
-            article=passage.text,
+            chunk=candidate.passage.chunk.text,
+            article=candidate.passage.text,
             span_logprob=generation.logprob,
             no_answer_logprob=refusal,
             answer_tokens=len(
                 generator.tokenizer(candidate.text, add_special_tokens=False)["input_ids"]
             ),
-            similarity=passage.similarity,
+            similarity=candidate.passage.similarity,
             best_similarity=best_similarity,
             rank=rank,
-            beam_agreement=agreeing / max(len(outputs) - 1, 1),
+            beam_agreement=sum(_overlap(span, other) for other in others)
+            / max(len(outputs) - 1, 1),
             passage_agreement=same / max(len(passages) - 1, 1),
         )
-        found.append(Candidate(passage, generation, span, confidence.features(evidence)))
+        found.append(replace(candidate, features=confidence.features(evidence)))
     return found
 
 

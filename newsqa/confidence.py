@@ -105,6 +105,7 @@ def features(evidence: Evidence) -> dict[str, float]:
     """The calibrator's inputs for one candidate."""
     question_words = content_words(evidence.question)
     answer_words = set(_WORD.findall(evidence.answer.lower()))
+    answer_content = answer_words - FUNCTION_WORDS
     numeric = any(c.isdigit() for c in evidence.answer) or bool(answer_words & _NUMBER_WORDS)
     timely = bool(re.search(r"\b1\d{3}\b|\b20\d\d\b", evidence.answer)) or bool(
         answer_words & _TIME_WORDS
@@ -126,10 +127,7 @@ def features(evidence: Evidence) -> dict[str, float]:
         "question_in_sentence": _share(question_words, evidence.sentence),
         "question_in_chunk": _share(question_words, evidence.chunk),
         "question_in_article": _share(question_words, evidence.article),
-        "answer_in_question": (
-            len(content_words(evidence.answer) & question_words)
-            / max(len(content_words(evidence.answer)), 1)
-        ),
+        "answer_in_question": (len(answer_content & question_words) / max(len(answer_content), 1)),
         "number_expected_found": float(wants_number and numeric),
         "number_expected_missing": float(wants_number and not numeric),
         "time_expected_found": float(wants_time and timely),
