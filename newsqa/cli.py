@@ -17,9 +17,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from newsqa.batch_cli import app as batch_app
 from newsqa.errors import InputError, UserError
+from newsqa.models_cli import models_app
 
 app = typer.Typer(
     help=(
@@ -36,6 +39,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(batch_app, name="batch")
+app.add_typer(models_app, name="models")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 ARTICLE_SUFFIXES = {".txt", ".text", ".html", ".htm", ".md"}
@@ -302,27 +307,38 @@ def summarize(
             "map-reduce: summarize every part of the article, then the parts.",
         ),
     ] = "compress",
+    headline: Annotated[
+        bool, typer.Option("--headline", help="Also write a headline from the lead.")
+    ] = False,
     json_output: JsonOption = False,
     device: DeviceOption = None,
     model: ModelOption = None,
     precision: PrecisionOption = None,
 ) -> None:
-    """Summarize an article of any length.
+    """Summarize an article of any length, in its own words.
 
-    Example: newsqa summarize --article story.txt --words 60
+    Each summary sentence is an article sentence or a faithful shortening of one (same words,
+    names and numbers, main verb kept); --json gives each one's evidence with offsets.
+
+    Example: newsqa summarize --article story.txt --words 60 --headline
     """
     client = _server(device, model, precision)
     if client is not None:
         fields, _ = _server_source(client, article)
-        summary = _summary_from(client.summarize(words=words, strategy=strategy, **fields))
+        found = client.summarize(words=words, strategy=strategy, headline=headline, **fields)
+        summary = _summary_from(found)
     else:
         qa, article_id = _target(article, device, model, precision)
-        summary = qa.summarize(article=article_id, max_words=words, strategy=strategy)
+        summary = qa.summarize(
+            article=article_id, max_words=words, strategy=strategy, headline=headline
+        )
     if json_output:
         print(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
         return
     if summary.notice:
         err.print(f"[yellow]Note: {summary.notice}[/yellow]")
+    if summary.headline:
+        out.print(f"[bold]{escape(summary.headline)}[/bold]\n")
     out.print(summary.text, highlight=False)
 
 
@@ -353,6 +369,25 @@ def add(
         list[str], typer.Argument(help="Files, folders, globs, URLs, or - for stdin.")
     ],
     json_output: JsonOption = False,
+    ray: Annotated[
+        bool,
+        typer.Option(
+            "--ray",
+            help="Read, clean, chunk and embed on Ray (a local one, or --ray-address); this "
+            "process still writes the library, in batches.",
+        ),
+    ] = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="A Ray cluster's address (host:port, ray://host:10001, auto); implies --ray.",
+            show_default=False,
+        ),
+    ] = None,
+    num_gpus: Annotated[
+        float, typer.Option("--num-gpus", min=0.0, help="GPUs per embedding actor, on Ray.")
+    ] = 0.0,
 ) -> None:
     """Add articles to the library. Duplicates are skipped; a bad file does not stop the rest.
 
@@ -366,7 +401,18 @@ def add(
         raise InputError("nothing to add: no article files matched")
     with Progress(console=err, transient=True, disable=json_output) as progress:
         task = progress.add_task("adding", total=len(files))
-        done = qa.add_many(files, on_progress=lambda n: progress.update(task, completed=n))
+
+        def advance(done: int) -> None:
+            progress.update(task, completed=done)
+
+        if ray or ray_address:
+            from newsqa import batch
+
+            done = batch.add_many(
+                qa, files, address=ray_address, num_gpus=num_gpus, on_progress=advance
+            )
+        else:
+            done = qa.add_many(files, on_progress=advance)
     results = [asdict(result) for result in done]
     _report_added(results, json_output)
     if any(r["status"] == "error" for r in results):
@@ -546,7 +592,7 @@ def main() -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except UserError as error:
-        err.print(f"[red]error:[/red] {error}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(error))}", highlight=False)
         sys.exit(2)
     except typer.Exit as done:
         sys.exit(done.exit_code)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from newsqa import ingest
 from newsqa.answer import Passage, answer_questions, check_question
-from newsqa.chunk import chunk_sentences, split_sentences
+from newsqa.chunk import Chunk, Sentence, chunk_sentences, split_sentences
 from newsqa.confidence import Calibrator
 from newsqa.embed import DEFAULT_EMBEDDER, Embedder
 from newsqa.errors import InputError, UserError
@@ -137,14 +137,7 @@ class NewsQA:
         """Ingest, split, chunk and embed one article, without storing it. ``as_text``: the
         source is the article's text, never a path or URL."""
         document = (ingest.load_text if as_text else ingest.load)(source, title=title)
-        article_id = hashlib.sha256(document.text.encode("utf-8")).hexdigest()[:12]
-        article = Article(article_id, document.title, document.text, document.source)
-        sentences = split_sentences(document.text)
-        if not sentences:
-            raise InputError(f"{document.source} holds no sentences")
-        chunks = chunk_sentences(
-            document.text, sentences, self.embedder.count_tokens, max_tokens=CHUNK_TOKENS
-        )
+        article, sentences, chunks = split_document(document, self.embedder.count_tokens)
         vectors = self.embedder.encode([c.text for c in chunks], progress=len(chunks) > 256)
         return NewArticle(article, sentences, chunks, vectors, self.embedder.name)
 
@@ -247,12 +240,16 @@ class NewsQA:
         article: str | Article | None = None,
         max_words: int = 80,
         strategy: str = "compress",
+        headline: bool = False,
     ) -> Summary:
         """Summarize one article (or the only one added), of any length.
 
-        ``compress`` (default) picks the leading, central sentences and the model rewrites each
-        shorter; ``map-reduce`` summarizes every window of the article, then the summaries.
-        Scores of both: benchmarks/eval_summarize.py.
+        ``compress`` (default) ranks the leading, central sentences and the model shortens
+        each; ``map-reduce`` summarizes every window of the article, then the summaries. Either
+        way a rewrite is kept only if it is faithful to its sentence (its words, names and
+        numbers, its main verb; see ``newsqa.faithful``), else the sentence stands as written.
+        With ``headline`` the model also writes ``Summary.headline`` from the lead.
+        Scores: benchmarks/eval_summarize.py.
         """
         from newsqa.summaries import summarize_article
 
@@ -269,8 +266,23 @@ class NewsQA:
             max_words,
             embed=self.embedder.encode,
             strategy=strategy,
+            headline=headline,
         )
         return replace(summary, notice=ingest.language_notice(found.text))
+
+
+def split_document(
+    document: ingest.Document, count_tokens: Callable[[str], int]
+) -> tuple[Article, list[Sentence], list[Chunk]]:
+    """A cleaned document's article (its id: the text's hash), sentences and chunks: all that
+    ``NewsQA.prepare`` makes but the vectors (``newsqa.batch`` runs the two steps apart)."""
+    article_id = hashlib.sha256(document.text.encode("utf-8")).hexdigest()[:12]
+    article = Article(article_id, document.title, document.text, document.source)
+    sentences = split_sentences(document.text)
+    if not sentences:
+        raise InputError(f"{document.source} holds no sentences")
+    chunks = chunk_sentences(document.text, sentences, count_tokens, max_tokens=CHUNK_TOKENS)
+    return article, sentences, chunks
 
 
 def _article_id(article: str | Article) -> str:

@@ -21,6 +21,7 @@ from newsqa.errors import InputError, ModelError
 from newsqa.quiet import quiet_transformers
 
 BUNDLED_MODEL = "newsqa-mini"
+BASE_MODEL = "newsqa-base"  # the installed all-mpnet-base-v2 + models/newsqa-base (base_model.py)
 _LOADED: dict[tuple[str, str, str], tuple] = {}
 _LOADING = threading.Lock()
 
@@ -102,7 +103,7 @@ class Seq2SeqGenerator:
         self.batch_size = batch_size
         self.precision = "fp32"
         if self.device == "cpu":
-            self.precision = cpu_precision(precision, self.is_bundled)
+            self.precision = cpu_precision(precision, self.name == BUNDLED_MODEL)
         elif self.device.startswith("cuda"):
             import torch
 
@@ -110,11 +111,16 @@ class Seq2SeqGenerator:
 
     @property
     def is_bundled(self) -> bool:
-        return self.name == BUNDLED_MODEL
+        """One of our own models (grounded decoding by default): newsqa-mini or newsqa-base."""
+        return self.name in (BUNDLED_MODEL, BASE_MODEL)
 
     @property
     def folder(self) -> Path | None:
         """The model's local folder (where its calibration lives), None for a hub name."""
+        if self.name == BASE_MODEL:
+            from newsqa.base_model import delta_path
+
+            return delta_path()
         if self.is_bundled:
             return bundled_model_path()
         return Path(self.name) if Path(self.name).is_dir() else None
@@ -134,13 +140,18 @@ class Seq2SeqGenerator:
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
         location = str(self.folder) if self.is_bundled else self.name
-        if self.is_bundled and not Path(location, "config.json").exists():
+        if self.name == BUNDLED_MODEL and not Path(location, "config.json").exists():
             raise ModelError(f"the bundled model is missing from {location}: reinstall newsqa")
         quiet_transformers()
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision, torch.float32)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(location)
-            model = AutoModelForSeq2SeqLM.from_pretrained(location, dtype=dtype)
+            if self.name == BASE_MODEL:
+                from newsqa.base_model import load_newsqa_base
+
+                tokenizer, model = load_newsqa_base(dtype=dtype)
+            else:
+                tokenizer = AutoTokenizer.from_pretrained(location)
+                model = AutoModelForSeq2SeqLM.from_pretrained(location, dtype=dtype)
         except (OSError, ValueError, KeyError) as error:
             raise ModelError(
                 f"cannot load seq2seq model {self.name!r}: {str(error).splitlines()[0]} — "
