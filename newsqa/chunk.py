@@ -33,6 +33,9 @@ _SENTENCE_END = re.compile(r"[.!?。．！？\r]")
 """What pysbd can end a sentence at."""
 _LINE_END = " \t.!?。．！？\"'”’»)]"
 """What may follow a line's last sentence end: its own marks, closing quotes and brackets."""
+_GLUED_END = re.compile(r"[a-z]{2}[.!?][\"”’]?(?=[A-Z][a-z])")
+"""A sentence end with no space before the next sentence ("the community.Dr Venter"), as
+text scraped from paragraphs often has; pysbd reads it as one sentence."""
 _LAST_SPACE = re.compile(r"\s\S*\Z")
 _NEWLINE = re.compile(r"\n")
 
@@ -112,7 +115,8 @@ def _sentence_ends(text: str, start: int, stop: int) -> list[int]:
             ends.append(cursor)
     if ends and text[ends[-1] : stop].strip() == "":
         ends.pop()
-    return [*ends, stop]
+    glued = [m.end() for m in _GLUED_END.finditer(text, start, stop)]
+    return sorted({*ends, *glued, stop})
 
 
 def split_sentences(text: str) -> list[Sentence]:

@@ -60,7 +60,7 @@ class Client:
         return self.request("POST", "/ask", {"question": question, **_given(fields)})
 
     def summarize(self, **fields: Any) -> dict:
-        """``POST /summarize``: fields are article, text, title, words, strategy."""
+        """``POST /summarize``: fields are article, text, title, words, strategy, headline."""
         return self.request("POST", "/summarize", _given(fields))
 
 

@@ -44,9 +44,34 @@ _FURNITURE = re.compile(
     r"^\W*(please enter your (comment|name)|leave a (reply|comment)|must read|"
     r"advertis(e)?ment|related (articles|posts|stories)|read more|share this( article)?|"
     r"subscribe to|sign up for our newsletter|follow us on|you may also like|"
-    r"most popular|recommended for you|comments?)\W*$",
+    r"most popular|recommended for you|comments?|scroll down for video|"
+    r"media playback is not supported on this device)\W*$",
     re.IGNORECASE,
 )
+_NAME = r"(?-i:[A-Z][\w.'’&/-]*)"
+_NAMES = rf"{_NAME}(?:(?:\s*[,;&/]\s*|\s+and\s+|\s+in\s+|\s+){_NAME}){{0,12}}"
+"""A run of capitalised names: "AP, Reuters", "Jane Doe in London"."""
+_CREDIT = r"(?:additional\s+)?(?:input|inputs|reporting|writing|editing|research)"
+_CREDIT_LINE = re.compile(
+    rf"^\W*((with\s+)?{_CREDIT}(\s+and\s+\w+)?\s+(from|by)\s+{_NAMES}"
+    rf"(\s*[;,]\s*{_CREDIT}\s+by\s+{_NAMES})*|"
+    r"(photo|photograph|picture|image|video)( caption| credit| copyright)?s?\s*[:|]\s*.{1,80}|"
+    r"image (caption|copyright) .{1,100}|"
+    r"(copyright|©) .{0,80}all rights reserved\W*|"
+    r"(published|updated|last updated|posted)\s*:?\s*\d.{0,60}|"
+    rf"by\s+{_NAMES}(\s*[,|]\s*[\w ]{{1,40}})?"
+    r")\W*$",
+    re.IGNORECASE,
+)
+"""Whole lines that credit or date the page, not the story: "With additional input from AP,
+Reuters", "(Reporting by ...; Editing by ...)", "Photo: AP", "Image caption ...", a byline."""
+_INLINE_FURNITURE = re.compile(
+    r"\s*(scroll down for video|media playback is not supported on this device|"
+    r"share this with(email|facebook|messenger|twitter|pinterest|whatsapp|linkedin){1,12}"
+    r"copy this link)\s*",
+    re.IGNORECASE,
+)
+"""Furniture inside running text (pages flattened to text keep it): becomes a paragraph break."""
 _FOOTER_STARTS = re.compile(
     r"^\W*(please enter your comment|leave a (reply|comment)|must read|you may also like|"
     r"related (articles|posts|stories)|recommended for you)\b",
@@ -97,14 +122,19 @@ def normalize_whitespace(text: str) -> tuple[str, OffsetMap]:
 
 
 def strip_furniture(text: str) -> str:
-    """Drop page furniture lines; cut a trailing footer that starts with a comment form/teaser."""
-    lines = text.split("\n")
+    """Drop page furniture: its lines (forms, teasers, credit lines, captions, bylines), its
+    phrases inside running text, and a trailing footer that starts with a form or teaser."""
+    lines = _INLINE_FURNITURE.sub("\n\n", text).split("\n")
     for number, line in enumerate(lines):
         if number > len(lines) // 3 and _FOOTER_STARTS.match(line.strip()):
             lines = lines[:number]
             break
-    kept = [line for line in lines if not _FURNITURE.match(line.strip())]
+    kept = [line for line in lines if not _is_furniture(line.strip())]
     return "\n".join(kept).strip()
+
+
+def _is_furniture(line: str) -> bool:
+    return bool(_FURNITURE.match(line) or (len(line) <= 160 and _CREDIT_LINE.match(line)))
 
 
 def decode(data: bytes, source: str) -> str:
@@ -227,6 +257,7 @@ def clean(raw: str, source: str, title: str | None = None) -> Document:
     """Raw text or HTML to a :class:`Document`; refuses what holds no text."""
     if looks_like_html(raw):
         body, html_title = from_html(raw, source)
+        body = strip_furniture(body)
         title = title or html_title
     else:
         body = strip_furniture(raw)

@@ -49,11 +49,16 @@ class Answer:
 
 @dataclass(frozen=True)
 class Summary:
-    """A summary written by the generator, with the sentences it draws on as evidence."""
+    """A summary written by the generator, with the sentences it draws on as evidence.
+
+    Each summary sentence is an article sentence or a faithful shortening of one; ``evidence``
+    cites them in order. ``headline`` is set when asked for.
+    """
 
     text: str
     evidence: list[Evidence] = field(default_factory=list)
     notice: str | None = None  # as for Answer: the article is mostly not English
+    headline: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

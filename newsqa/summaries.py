@@ -15,28 +15,37 @@ article sentence it comes from as evidence.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
 
 from newsqa.chunk import Sentence, split_sentences
 from newsqa.errors import InputError
+from newsqa.faithful import has_finite_verb, written_as, written_from
 from newsqa.generate import Request, Seq2SeqGenerator
-from newsqa.prompts import NO_ANSWER, summary_input
+from newsqa.prompts import NO_ANSWER, headline_input, summary_input
 from newsqa.results import Article, Evidence, Summary
 
 STRATEGIES = ("compress", "map-reduce")
 WINDOW_CHARS = 700
 """One map window: about the chunk size the bundled model was trained to summarize."""
 MAX_ROUNDS = 4
-SELECT_RATIO = 1.0
-"""Sentences picked for ``compress``: this many times the word budget (compression shortens)."""
+SELECT_RATIO = 1.5
+"""Sentences the model shortens for ``compress``: this many times the word budget."""
+MIN_WORDS = 4
+"""The shortest summary sentence (and clause cut) kept."""
+_CAPTION_LABEL = re.compile(r"^([A-Z][\w'’-]*(?: [\w'’-]+){0,3}):\s")
+_CLAUSE_END = re.compile(r"\s*(,|;|:|\s[-–—])\s")
 LEAD_WEIGHT = 1.0
-_TOKEN = re.compile(r"\w+(?:['’]\w+)?|[^\w\s]")
-_CLITIC = re.compile(r"\s*(['’])\s*(s|t|re|ve|ll|d|m)\b", re.IGNORECASE)
-_NO_SPACE_BEFORE = set(".,;:!?%)]}”’'")
-_NO_SPACE_AFTER = set("([{“‘$")
+"""The first sentence's bonus over its centrality; the n-th gets LEAD_WEIGHT / n."""
+REDUNDANCY_WEIGHT = 0.5
+"""How much a sentence's likeness to those ranked above it counts against it."""
+HEADLINE_LEAD_WORDS = 60
+HEADLINE_MAX_WORDS = 16
+_DATELINE = re.compile(
+    r"^(\(CNN\)\s*(--|—|-)?\s*|[A-Z][A-Z.'’ -]{2,30}(,\s*[A-Z][A-Za-z0-9. ]{1,20})?"
+    r"(\s*\([A-Za-z. ]{1,20}\))?\s*(:|--|—|–|-)\s+)"
+)
 
 
 def windows(text: str, sentences: list[Sentence], limit: int = WINDOW_CHARS) -> list[str]:
@@ -54,21 +63,23 @@ def windows(text: str, sentences: list[Sentence], limit: int = WINDOW_CHARS) -> 
     return groups
 
 
-def select_sentences(
-    sentences: list[Sentence], vectors: np.ndarray, budget_words: int
-) -> list[Sentence]:
-    """The most central sentences, with a lead bonus (news puts the gist first), in order."""
+def rank_sentences(sentences: list[Sentence], vectors: np.ndarray) -> list[Sentence]:
+    """Sentences best first: central to the article (cosine to its mean embedding) with a lead
+    bonus (news puts the gist first), each penalised by its likeness to those ranked before it
+    (maximal marginal relevance), so the summary does not say one thing twice."""
+    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
     centroid = vectors.mean(axis=0)
     centroid /= np.linalg.norm(centroid) or 1.0
-    scores = vectors @ centroid + LEAD_WEIGHT / (1.0 + np.arange(len(sentences)))
-    chosen, words = [], 0
-    for index in np.argsort(-scores):
-        size = len(sentences[index].text.split())
-        if words and words + size > budget_words:
-            continue
-        chosen.append(int(index))
-        words += size
-    return [sentences[i] for i in sorted(chosen)]
+    merit = vectors @ centroid + LEAD_WEIGHT / (1.0 + np.arange(len(sentences)))
+    order: list[int] = []
+    likeness = np.zeros(len(sentences))
+    remaining = list(range(len(sentences)))
+    while remaining:
+        best = max(remaining, key=lambda i: merit[i] - REDUNDANCY_WEIGHT * likeness[i])
+        order.append(best)
+        remaining.remove(best)
+        likeness = np.maximum(likeness, vectors @ vectors[best])
+    return [sentences[i] for i in order]
 
 
 def summarize_article(
@@ -78,42 +89,117 @@ def summarize_article(
     max_words: int = 80,
     embed: Callable[[list[str]], np.ndarray] | None = None,
     strategy: str = "compress",
+    headline: bool = False,
 ) -> Summary:
     """Summary of ``article`` in at most ``max_words`` words, with evidence.
 
-    ``compress`` needs ``embed`` (sentence embeddings) to pick the sentences it rewrites.
+    Every summary sentence is a faithful rewrite of one article sentence (see
+    :mod:`newsqa.faithful`) or that sentence itself. ``compress`` needs ``embed`` (sentence
+    embeddings) to pick the sentences it rewrites. With ``headline``, the model also writes a
+    headline from the lead.
     """
     max_words = max(int(max_words), 5)
+    body = body_sentences(article, sentences)
     if strategy == "compress":
         if embed is None:
             raise ValueError("the compress strategy needs an embedding function")
-        written = _compress(generator, sentences, embed, max_words)
+        written = _compress(generator, body, embed, max_words)
     elif strategy == "map-reduce":
-        written = _map_reduce(generator, article.text, sentences, max_words)
+        written = _map_reduce(generator, article.text, body, max_words)
     else:
         raise InputError(f"unknown summary strategy {strategy!r}: choose {', '.join(STRATEGIES)}")
-    text = _truncate(recase(written, article.text), max_words)
-    return Summary(text, _evidence(text, article, sentences))
+    kept = _fit(written, max_words)
+    text = " ".join(line for line, _ in kept)
+    evidence = [_cite(article, source, line) for line, source in kept]
+    title = write_headline(generator, article, body) if headline else None
+    return Summary(text, evidence, headline=title)
 
 
-def _compress(generator, sentences: list[Sentence], embed, max_words: int) -> str:
-    """Pick sentences, then let the generator rewrite each one shorter (one batch)."""
-    chosen = sentences
+def body_sentences(article: Article, sentences: list[Sentence]) -> list[Sentence]:
+    """The sentences a summary may use: clauses with a finite verb, not the title line, not a
+    photo caption ("Strictly business: Julia Louis-Dreyfus covers...")."""
+    title = (article.title or "").strip()
+    return [
+        s
+        for s in sentences
+        if s.text.strip() != title
+        and len(s.text.split()) >= MIN_WORDS
+        and not _is_caption(trimmed(s).text)
+        and has_finite_verb(s.text)
+    ]
+
+
+def _is_caption(text: str) -> bool:
+    """A short label and a colon, the label no clause: how pages caption their pictures."""
+    label = _CAPTION_LABEL.match(text)
+    return bool(label) and not has_finite_verb(label.group(1))
+
+
+def trimmed(sentence: Sentence) -> Sentence:
+    """``sentence`` without a leading dateline ("ISLAMABAD:", "(CNN)", "LONDON (Reuters) -")."""
+    match = _DATELINE.match(sentence.text)
+    if not match:
+        return sentence
+    return Sentence(sentence.text[match.end() :], sentence.start + match.end(), sentence.end)
+
+
+def variants(rewrite: str, source: Sentence) -> list[str]:
+    """Faithful ways to say ``source``, longest first: the sentence itself (without a
+    dateline), the model's ``rewrite`` if it is a faithful shortening, and the sentence cut at
+    a clause end ("...; ", "..., ") where the cut keeps its main verb, subject and quotes."""
+    text = trimmed(source).text
+    found = {text}
+    written = written_from(rewrite, text) if rewrite else None
+    if written:
+        found.add(_ended(written))
+    for cut in _CLAUSE_END.finditer(text):
+        prefix = text[: cut.start()]
+        if (
+            len(prefix.split()) >= MIN_WORDS
+            and written_from(prefix, text) == prefix
+            and has_finite_verb(prefix)
+        ):
+            found.add(_ended(prefix))
+    return sorted(found, key=lambda line: -len(line.split()))
+
+
+def _ended(text: str) -> str:
+    return text if text[-1:] in ".!?\"'’”" else text.rstrip(",;:-–— ") + "."
+
+
+def _compress(generator, sentences: list[Sentence], embed, max_words: int):
+    """Rank sentences, let the model shorten the best (one batch), then fill the budget in
+    rank order with the longest faithful variant of each that fits; article order out."""
+    if not sentences:
+        return []
+    ranked = sentences
     if len(sentences) > 1:
-        chosen = select_sentences(
-            sentences, embed([s.text for s in sentences]), int(SELECT_RATIO * max_words)
-        )
+        ranked = rank_sentences(sentences, embed([s.text for s in sentences]))
+    shortlist, words = [], 0
+    for sentence in ranked:
+        if words >= SELECT_RATIO * max_words:
+            break
+        shortlist.append(sentence)
+        words += len(sentence.text.split())
     outputs = generator.generate(
-        [Request(summary_input(s.text)) for s in chosen],
+        [Request(summary_input(trimmed(s).text)) for s in shortlist],
         max_new_tokens=min(96, int(max_words * 1.6) + 8),
         num_beams=2,
         no_repeat_ngram_size=3,
     )
-    return _dedupe(" ".join(_usable(beams[0].text) for beams in outputs))
+    chosen, words = [], 0
+    for sentence, beams in zip(shortlist, outputs):
+        room = max_words - words
+        fitting = [v for v in variants(_usable(beams[0].text), sentence) if len(v.split()) <= room]
+        if fitting and len(fitting[0].split()) >= MIN_WORDS:
+            chosen.append((fitting[0], sentence))
+            words += len(fitting[0].split())
+    return sorted(chosen, key=lambda pair: pair[1].start)
 
 
-def _map_reduce(generator, text: str, sentences: list[Sentence], max_words: int) -> str:
-    """Summarize every window, then the summaries, until they fit ``max_words``."""
+def _map_reduce(generator, text: str, sentences: list[Sentence], max_words: int):
+    """Summarize every window, then the summaries, until they fit ``max_words``; each written
+    sentence is then held to the article sentence it draws on."""
     parts = windows(text, sentences)
     combined = ""
     for _ in range(MAX_ROUNDS):
@@ -127,33 +213,28 @@ def _map_reduce(generator, text: str, sentences: list[Sentence], max_words: int)
         if len(combined.split()) <= max_words or len(parts) == 1:
             break
         parts = windows(combined, split_sentences(combined))
-    return combined
+    written, used = [], set()
+    for line in split_sentences(combined):
+        source = _closest(line.text, sentences)
+        if source is not None and source.start not in used:
+            used.add(source.start)
+            shortened = written_from(line.text, trimmed(source).text)
+            written.append((_ended(shortened) if shortened else trimmed(source).text, source))
+    return written
 
 
 def _usable(text: str) -> str:
     return "" if text.strip().lower() == NO_ANSWER else text.strip()
 
 
-def recase(text: str, source: str) -> str:
-    """Give an uncased model's words the casing they have in ``source``; tidy the spacing."""
-    forms: dict[str, Counter] = {}
-    for word in re.findall(r"\w+(?:['’]\w+)?", source):
-        forms.setdefault(word.lower(), Counter())[word] += 1
-    text = _CLITIC.sub(r"\1\2", text)  # the uncased tokenizer writes "army ' s"
-    pieces: list[str] = []
-    capitalize = True
-    for token in _TOKEN.findall(text):
-        known = forms.get(token.lower())
-        word = known.most_common(1)[0][0] if known else token
-        if capitalize and word[:1].isalpha():
-            word = word[0].upper() + word[1:]
-            capitalize = False
-        if pieces and token not in _NO_SPACE_BEFORE and pieces[-1][-1:] not in _NO_SPACE_AFTER:
-            pieces.append(" ")
-        pieces.append(word)
-        if token in {".", "!", "?"}:
-            capitalize = True
-    return "".join(pieces).strip()
+def _closest(text: str, sentences: list[Sentence]) -> Sentence | None:
+    """The sentence that shares the largest share of ``text``'s words."""
+    words = set(re.findall(r"\w+", text.lower()))
+    if not words or not sentences:
+        return None
+    overlap = [len(words & set(re.findall(r"\w+", s.text.lower()))) for s in sentences]
+    best = max(range(len(sentences)), key=overlap.__getitem__)
+    return sentences[best] if overlap[best] else None
 
 
 def _dedupe(text: str) -> str:
@@ -166,40 +247,51 @@ def _dedupe(text: str) -> str:
     return " ".join(kept)
 
 
-def _truncate(text: str, max_words: int) -> str:
-    """At most ``max_words`` words, cut at a sentence end where one is near."""
+def _fit(written: list[tuple[str, Sentence]], max_words: int) -> list[tuple[str, Sentence]]:
+    """Whole sentences up to ``max_words`` words; a first sentence longer than that is cut."""
     kept, count = [], 0
-    for sentence in split_sentences(text):
-        words = len(sentence.text.split())
+    for line, source in written:
+        words = len(line.split())
         if count + words > max_words:
             if not kept:
-                kept.append(" ".join(sentence.text.split()[:max_words]))
+                kept.append((" ".join(line.split()[:max_words]), source))
             break
-        kept.append(sentence.text)
+        kept.append((line, source))
         count += words
-    return " ".join(kept)
+    return kept
 
 
-def _evidence(summary: str, article: Article, sentences: list[Sentence]) -> list[Evidence]:
-    """For each summary sentence, the article sentence that shares most of its words."""
-    vocab = [set(re.findall(r"\w+", s.text.lower())) for s in sentences]
-    cited: list[Evidence] = []
-    for sentence in split_sentences(summary):
-        words = set(re.findall(r"\w+", sentence.text.lower()))
-        if not words or not sentences:
-            continue
-        overlaps = [len(words & v) / len(words) for v in vocab]
-        best = max(range(len(sentences)), key=overlaps.__getitem__)
-        source = sentences[best]
-        if overlaps[best] > 0 and all(e.start != source.start for e in cited):
-            cited.append(
-                Evidence(
-                    article.id,
-                    article.title,
-                    source.text,
-                    source.start,
-                    source.end,
-                    round(overlaps[best], 4),
-                )
-            )
-    return cited
+def write_headline(generator, article: Article, body: list[Sentence]) -> str | None:
+    """A headline the model writes from the lead, in the article's own words and spelling.
+    When no beam passes that check: the first sentence's shortest faithful cut, if short
+    enough, else the article's title (``None`` when it has none either)."""
+    lead, words = [], 0
+    for sentence in body:
+        if words >= HEADLINE_LEAD_WORDS:
+            break
+        lead.append(trimmed(sentence).text)
+        words += len(lead[-1].split())
+    if lead:
+        beams = generator.generate(
+            [Request(headline_input(" ".join(lead)))],
+            max_new_tokens=24,
+            num_beams=4,
+            no_repeat_ngram_size=2,
+        )[0]
+        for beam in beams:
+            written = written_as(_usable(beam.text), article.text)
+            if written and len(written.split()) >= 3:
+                return written.rstrip(".")
+        shortest = variants("", body[0])[-1]
+        if len(shortest.split()) <= HEADLINE_MAX_WORDS:
+            return shortest.rstrip(".")
+    return article.title
+
+
+def _cite(article: Article, source: Sentence, line: str) -> Evidence:
+    """The article sentence a summary sentence comes from; score: the share of its words."""
+    words = set(re.findall(r"\w+", line.lower()))
+    overlap = len(words & set(re.findall(r"\w+", source.text.lower()))) / max(len(words), 1)
+    return Evidence(
+        article.id, article.title, source.text, source.start, source.end, round(overlap, 4)
+    )

@@ -47,7 +47,7 @@ def test_article_from_stdin_and_summary_json(seed_text):
     result = newsqa("summarize", "--article", "-", "--words", "40", "--json", stdin=seed_text)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert set(summary) == {"text", "evidence", "notice"}
+    assert set(summary) == {"text", "evidence", "notice", "headline"}
     assert 0 < len(summary["text"].split()) <= 40
 
 

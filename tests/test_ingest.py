@@ -15,7 +15,31 @@ def test_seed_article_loses_its_page_footer_and_keeps_its_title(seed_text):
     assert "46 members of the Afghanistan forces" in document.text
     for furniture in ("Please enter your comment", "Must Read", "Advertisment", "PM Khan"):
         assert furniture not in document.text
-    assert document.text.rstrip().endswith("With additional input from AP, Reuters")
+    assert "With additional input from AP" not in document.text
+    assert document.text.rstrip().endswith("into peace talks last year.")
+
+
+def test_credit_lines_captions_and_bylines_are_furniture_in_html_and_text(seed_text):
+    paragraphs = seed_text.split("\n\n")[1:6]
+    html = (
+        "<html><head><title>Afghan soldiers cross into Pakistan</title></head><body><article>"
+        "<h1>Afghan soldiers cross into Pakistan</h1><p>By Jane Doe and Ali Khan</p>"
+        "<p>Photo: AP</p>"
+        + "".join(f"<p>{p}</p>" for p in paragraphs)
+        + "<p>Scroll down for video</p><p>(Reporting by Jane Doe; Editing by John Smith)</p>"
+        "<p>With additional input from AP, Reuters</p></article></body></html>"
+    )
+    text = "\n\n".join(
+        [paragraphs[0], "By Jane Doe", paragraphs[1] + " Scroll down for video " + paragraphs[2]]
+        + ["Image caption Soldiers at the border post", "Additional reporting by Ali Khan"]
+    )
+    for document in (ingest.load(html), ingest.load(text)):
+        for furniture in ("Jane Doe", "Ali Khan", "Photo", "Scroll down", "Editing by", "input"):
+            assert furniture not in document.text
+        assert "46 members of the Afghanistan forces" in document.text
+    # sentences that begin like a credit line are the story, and stay
+    story = "By Monday the troops had gone.\n\nReporting from the front line was hard, he said."
+    assert ingest.load(story).text == story
 
 
 def test_html_boilerplate_is_removed_and_title_kept(seed_text):

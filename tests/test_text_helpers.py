@@ -1,8 +1,8 @@
-"""Pure helpers on real text: answer alignment, recasing, SQuAD metrics."""
+"""Helpers on real text: answer alignment, faithful rewrites, SQuAD metrics."""
 
 from newsqa.answer import align
+from newsqa.faithful import has_finite_verb, unsupported_entities, written_as, written_from
 from newsqa.metrics import exact_match, f1_score, normalize_answer
-from newsqa.summaries import recase
 
 
 def test_align_finds_exact_case_spacing_and_fuzzy_matches(seed_text):
@@ -15,13 +15,69 @@ def test_align_finds_exact_case_spacing_and_fuzzy_matches(seed_text):
     assert align("a football match in Madrid", seed_text) is None
 
 
-def test_recase_restores_the_articles_casing_and_spacing(seed_text):
-    text = recase(
-        "the ispr said 46 members of the afghanistan forces crossed near chitral .", seed_text
+KITE = (
+    "A Chinese team took a kite measuring an astonishing 6,000 metres (3.7 miles) to a kite "
+    "flying festival - aiming to break the world record by a massive 1,000 metres."
+)
+
+
+def test_a_faithful_shortening_is_written_as_the_article_writes_it(seed_text):
+    text = written_from(
+        "a chinese team took a kite measuring an astonishing 6, 000 metres ( 3. 7 miles ) to a "
+        "kite flying festival.",
+        KITE,
     )
-    assert text == "The ISPR said 46 members of the Afghanistan forces crossed near Chitral."
-    text = recase("afghanistan ' s military is overhauling its war strategy .", seed_text)
-    assert text == "Afghanistan's military is overhauling its war strategy."
+    assert text == (
+        "A Chinese team took a kite measuring an astonishing 6,000 metres (3.7 miles) to a kite "
+        "flying festival."
+    )
+    source = "Actress Julia Louis-Dreyfus has revealed that HBO's Veep was inspired by Clinton."
+    assert (
+        written_from(
+            "actress julia louis - dreyfus has revealed that hbo ' s veep was inspired by clinton.",
+            source,
+        )
+        == source
+    )
+
+
+def test_an_unfaithful_rewrite_is_refused():
+    # a word the sentence does not have ("meters"), however ordinary
+    assert written_from("a chinese team took a kite to a festival by 1, 000 meters.", KITE) is None
+    # a dropped negation
+    assert (
+        written_from(
+            "the soldiers were able to hold their posts.",
+            "The soldiers were not able to hold their posts.",
+        )
+        is None
+    )
+    # a dropped main verb: what is left is a fragment
+    assert written_from("a chinese team, aiming to break the world record.", KITE) is None
+    # a dropped object: "took a kite" is not "took"
+    assert written_from("a chinese team took.", KITE) is None
+    # an unbalanced bracket
+    assert (
+        written_from("a chinese team took a kite measuring 6, 000 metres ( 3. 7 miles.", KITE)
+        is None
+    )
+
+
+def test_verbs_names_and_numbers_are_checked_against_the_article(seed_text):
+    assert has_finite_verb("The statement said 46 members crossed the border.")
+    assert not has_finite_verb(
+        "Notably, 46 members of the Afghanistan forces, crossing the border."
+    )
+    assert unsupported_entities("46 soldiers crossed near Chitral on Sunday.", seed_text)[1] == 0
+    count, missing = unsupported_entities("47 soldiers crossed near Peshawar.", seed_text)
+    assert count == 2 and missing == 2
+    assert written_as("afghan soldiers slipped into pakistan", seed_text) == (
+        "Afghan soldiers slipped into Pakistan"
+    )
+    assert written_as("the 2, 500 - 3, 500 american soldiers", seed_text) == (
+        "The 2,500-3,500 American soldiers"
+    )
+    assert written_as("soldiers flee to moscow", seed_text) is None
 
 
 def test_squad_normalisation_and_scores():

@@ -72,6 +72,7 @@ class AskRequest(Source):
 class SummarizeRequest(Source):
     words: int = Field(80, ge=5, le=1000, description="The longest summary, in words.")
     strategy: str = Field("compress", description="compress or map-reduce.")
+    headline: bool = Field(False, description="Also write a headline from the lead.")
 
 
 class AddRequest(BaseModel):
@@ -171,7 +172,12 @@ def create_app(qa: NewsQA, settings: Settings | None = None) -> FastAPI:
         """Summarize an article (the only one added when none is named)."""
         engine, article = await source_engine(request)
         return await batcher.run(
-            lambda: engine.summarize(article, max_words=request.words, strategy=request.strategy)
+            lambda: engine.summarize(
+                article,
+                max_words=request.words,
+                strategy=request.strategy,
+                headline=request.headline,
+            )
         )
 
     @app.get("/articles")

