@@ -265,6 +265,8 @@ class Library:
         with self._write_lock():
             self._check_embedder(batch)
             index = self._current_index_for_write()
+            if batch and self.embedder is None and index.dimension != batch[0].vectors.shape[1]:
+                index = HybridIndex(batch[0].vectors.shape[1])  # empty: the embedder sets it
             fresh = [item for item in batch if item.article.id not in self]
             seen: set[str] = set()
             fresh = [i for i in fresh if not (i.article.id in seen or seen.add(i.article.id))]

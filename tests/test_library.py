@@ -177,3 +177,29 @@ def _id(text: str) -> str:
     import hashlib
 
     return hashlib.sha256(load(text).text.encode("utf-8")).hexdigest()[:12]
+
+
+def test_a_fresh_library_takes_the_dimension_of_its_first_vectors(tmp_path, seed_text):
+    """A wider embedder (all-mpnet-base-v2 gives 768 numbers) must work on a new library."""
+    import numpy as np
+
+    from newsqa.library import NewArticle
+
+    engine = newsqa.NewsQA(path=str(tmp_path / "wide"), device="cpu")
+    prepared = engine.prepare(seed_text)
+    wide = np.hstack([prepared.vectors, prepared.vectors[::-1]]) / np.sqrt(2)
+    library = Library(tmp_path / "wide")
+    assert library.add(
+        [
+            NewArticle(
+                prepared.article,
+                prepared.sentences,
+                prepared.chunks,
+                wide.astype(np.float32),
+                "wide-embedder",
+            )
+        ]
+    ) == [True]
+    hits = library.search(wide[3], "", 1)
+    assert hits[0][1].chunk_id == library.chunk_ids(prepared.article.id)[3]
+    assert Library(tmp_path / "wide").index().dimension == 768
