@@ -7,6 +7,7 @@ where exact search grows slower than a question's generation (benchmarks/bench_r
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,6 +79,15 @@ class Hit:
     chunk_id: int
     score: float
     similarity: float
+
+
+ASKING = frozenset(
+    ["how", "many", "much", "what", "which", "who", "whom", "whose", "when", "where", "why"]
+    + ["did", "does", "do", "is", "are", "was", "were"]
+)
+"""Words that make a question a question: matched by BM25, "how many soldiers?" ranked chunks
+by "many" ("For many Afghans...") as much as by "soldiers"."""
+_QUERY_WORD = re.compile(r"\w+")
 
 
 class HybridIndex:
@@ -174,7 +184,8 @@ class HybridIndex:
         retriever = self._lexical()
         if retriever is None:
             return []
-        tokens = bm25s.tokenize([query_text], stopwords="en", show_progress=False)
+        query = " ".join(w for w in _QUERY_WORD.findall(query_text) if w.lower() not in ASKING)
+        tokens = bm25s.tokenize([query], stopwords="en", show_progress=False)
         if not tokens.vocab:
             return []
         depth = len(self._bm25_ids) if allowed is not None else min(len(self._bm25_ids), 4 * k)
