@@ -407,3 +407,48 @@ def test_the_page_answers_and_highlights_the_evidence(server, seed_id, tmp_path)
             expect(page.locator("#article-text")).to_contain_text("Mayor Tomas Berg")
         finally:
             browser.close()
+
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+def test_docs_render_the_api_with_nothing_fetched_off_this_machine(server):
+    from urllib.parse import urlsplit
+
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            context = browser.new_context()
+            requested: list[str] = []
+            context.on("request", lambda request: requested.append(request.url))
+            page = context.new_page()
+            page.goto(f"{server.url}/docs")
+            for path in ("/ask", "/summarize", "/articles/{article_id}"):
+                operation = page.locator(f'.opblock-summary-path[data-path="{path}"]')
+                expect(operation.first).to_be_visible(timeout=30_000)
+            expect(page.locator("#swagger-ui")).to_contain_text("newsqa")
+            page.wait_for_load_state("networkidle")
+        finally:
+            browser.close()
+    assert any(url.endswith("/docs/static/swagger-ui-bundle.js") for url in requested)
+    assert any(url.endswith("/openapi.json") for url in requested)
+    remote = [
+        url
+        for url in requested
+        if urlsplit(url).scheme not in ("data", "blob") and urlsplit(url).hostname not in LOOPBACK
+    ]
+    assert not remote, remote
+
+
+def test_docs_and_schema_need_no_token_but_the_api_still_does(guarded):
+    with guarded.client() as anonymous:
+        assert anonymous.get("/docs").status_code == 200
+        assert anonymous.get("/docs/static/swagger-ui-bundle.js").status_code == 200
+        assert "/ask" in anonymous.get("/openapi.json").json()["paths"]
+        assert "cdn." not in anonymous.get("/docs").text
+        assert anonymous.get("/health").status_code == 401
+    with guarded.client(headers={"Authorization": f"Bearer {TOKEN}"}) as allowed:
+        assert allowed.get("/redoc").status_code == 404  # ReDoc fetches its logo from a CDN

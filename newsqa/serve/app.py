@@ -20,6 +20,7 @@ from fastapi import Body, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -38,6 +39,10 @@ MAX_QUESTIONS = 64
 MAX_BODY_BYTES = ingest.MAX_ARTICLE_BYTES + 1024 * 1024
 """An article at the size limit, with room for JSON escapes and the other fields."""
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+DOCS_STATIC = "/docs/static"
+"""Where Swagger UI's script and style are served (fastapi-offline ships them)."""
+PUBLIC_PATHS = {"/", "/docs", "/openapi.json"}
+"""What a server with a token serves without it: pages and the schema, which hold no data."""
 _URL = re.compile(r"^\s*https?://\S+\s*$", re.IGNORECASE)
 
 
@@ -93,11 +98,14 @@ def create_app(qa: NewsQA, settings: Settings | None = None) -> FastAPI:
         yield
         batcher.close()  # queued calls finish before the process ends
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs with Swagger UI's scripts served from here, not a CDN
         title="newsqa",
         version=__version__,
         description="Ask questions about news articles and summarize them, on this machine.",
         lifespan=lifespan,
+        static_url=DOCS_STATIC,
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from swagger.io
+        redoc_url=None,  # ReDoc fetches its logo from its CDN all the same
     )
     app.state.batcher = batcher
     app.state.engines = engines
@@ -282,7 +290,8 @@ def _add_guards(app: FastAPI, settings: Settings) -> None:
         host = (request.headers.get("host") or "").rsplit(":", 1)[0]
         if settings.loopback and host not in LOOPBACK_HOSTS:
             return _error(400, f"unexpected Host {host!r}: this server answers on loopback only")
-        public = request.url.path == "/" or request.url.path.startswith("/static/")
+        path = request.url.path
+        public = path in PUBLIC_PATHS or path.startswith(("/static/", "/docs/"))
         if settings.token and not public:
             given = request.headers.get("authorization", "")
             expected = f"Bearer {settings.token}"
