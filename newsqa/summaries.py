@@ -36,10 +36,15 @@ MIN_WORDS = 4
 """The shortest summary sentence (and clause cut) kept."""
 _CAPTION_LABEL = re.compile(r"^([A-Z][\w'’-]*(?: [\w'’-]+){0,3}):\s")
 _CLAUSE_END = re.compile(r"\s*(,|;|:|\s[-–—])\s")
-LEAD_WEIGHT = 1.0
-"""The first sentence's bonus over its centrality; the n-th gets LEAD_WEIGHT / n."""
-REDUNDANCY_WEIGHT = 0.5
-"""How much a sentence's likeness to those ranked above it counts against it."""
+LEAD_WEIGHT = 0.5
+"""The first sentence's bonus over its centrality; the n-th gets LEAD_WEIGHT / n. Chosen on
+training pairs (benchmarks/tune_summarize.py): 0.5 beat 1, 2 and 4."""
+REDUNDANCY_WEIGHT = 0.0
+"""How much a sentence's likeness to those ranked above it counts against it (maximal marginal
+relevance). On training pairs any weight (0.5, 1) lowered ROUGE-2, so only near-duplicates
+(``DUPLICATE_LIKENESS``) are dropped."""
+DUPLICATE_LIKENESS = 0.9
+"""A sentence this like (cosine) one ranked above it says the same thing again: skipped."""
 HEADLINE_LEAD_WORDS = 60
 HEADLINE_MAX_WORDS = 16
 _DATELINE = re.compile(
@@ -66,7 +71,7 @@ def windows(text: str, sentences: list[Sentence], limit: int = WINDOW_CHARS) -> 
 def rank_sentences(sentences: list[Sentence], vectors: np.ndarray) -> list[Sentence]:
     """Sentences best first: central to the article (cosine to its mean embedding) with a lead
     bonus (news puts the gist first), each penalised by its likeness to those ranked before it
-    (maximal marginal relevance), so the summary does not say one thing twice."""
+    (maximal marginal relevance); near-duplicates of a better sentence are left out."""
     vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
     centroid = vectors.mean(axis=0)
     centroid /= np.linalg.norm(centroid) or 1.0
@@ -76,9 +81,10 @@ def rank_sentences(sentences: list[Sentence], vectors: np.ndarray) -> list[Sente
     remaining = list(range(len(sentences)))
     while remaining:
         best = max(remaining, key=lambda i: merit[i] - REDUNDANCY_WEIGHT * likeness[i])
-        order.append(best)
         remaining.remove(best)
-        likeness = np.maximum(likeness, vectors @ vectors[best])
+        if likeness[best] < DUPLICATE_LIKENESS:
+            order.append(best)
+            likeness = np.maximum(likeness, vectors @ vectors[best])
     return [sentences[i] for i in order]
 
 
