@@ -54,21 +54,24 @@ def novel_bigrams(summary: str, article: str) -> float:
 
 def faithfulness(summary: str, article: str) -> dict:
     """Counts for one summary: entities and those the article lacks, sentences, verbless
-    sentences and sentences copied verbatim from the article."""
+    sentences and sentences copied verbatim from the article; and the failing sentences."""
     entities, unsupported = unsupported_entities(summary, article)
     sentences = [s.text for s in split_sentences(summary)]
     plain = " ".join(article.split())
+    verbless = [s for s in sentences if not has_finite_verb(s)]
     return {
         "entities": entities,
         "unsupported": unsupported,
         "sentences": len(sentences),
-        "verbless": sum(not has_finite_verb(s) for s in sentences),
+        "verbless": len(verbless),
         "verbatim": sum(" ".join(s.split()) in plain for s in sentences),
+        "failing": verbless + ([summary] if unsupported else []),
     }
 
 
 def _shares(counts: list[dict]) -> dict:
-    total = {key: sum(c[key] for c in counts) for key in counts[0]}
+    total = {key: sum(c[key] for c in counts) for key in counts[0] if key != "failing"}
+    total["failing"] = [text for c in counts for text in c["failing"]]
     return {
         **total,
         "unsupported_share": round(total["unsupported"] / max(total["entities"], 1), 4),

@@ -36,9 +36,10 @@ MIN_WORDS = 4
 """The shortest summary sentence (and clause cut) kept."""
 _CAPTION_LABEL = re.compile(r"^([A-Z][\w'’-]*(?: [\w'’-]+){0,3}):\s")
 _CLAUSE_END = re.compile(r"\s*(,|;|:|\s[-–—])\s")
-LEAD_WEIGHT = 0.5
+LEAD_WEIGHT = 1.0
 """The first sentence's bonus over its centrality; the n-th gets LEAD_WEIGHT / n. Chosen on
-training pairs (benchmarks/tune_summarize.py): 0.5 beat 1, 2 and 4."""
+the Inshorts training pairs (benchmarks/tune_summarize.py), whose short written summaries are
+what this summary is for; BBC News Summary's long extractive ones preferred 0.5."""
 REDUNDANCY_WEIGHT = 0.0
 """How much a sentence's likeness to those ranked above it counts against it (maximal marginal
 relevance). On training pairs any weight (0.5, 1) lowered ROUGE-2, so only near-duplicates
@@ -193,10 +194,14 @@ def _compress(generator, sentences: list[Sentence], embed, max_words: int):
         num_beams=2,
         no_repeat_ngram_size=3,
     )
+    rewrites = [_usable(beams[0].text) for beams in outputs]
+    rewrites += [""] * (len(ranked) - len(shortlist))  # past the shortlist: cuts only
     chosen, words = [], 0
-    for sentence, beams in zip(shortlist, outputs):
+    for sentence, rewrite in zip(ranked, rewrites):
         room = max_words - words
-        fitting = [v for v in variants(_usable(beams[0].text), sentence) if len(v.split()) <= room]
+        if room < MIN_WORDS:
+            break
+        fitting = [v for v in variants(rewrite, sentence) if len(v.split()) <= room]
         if fitting and len(fitting[0].split()) >= MIN_WORDS:
             chosen.append((fitting[0], sentence))
             words += len(fitting[0].split())
