@@ -80,7 +80,8 @@ def _balanced(text: str) -> bool:
 def written_from(rewrite: str, source: str) -> str | None:
     """``rewrite`` as a faithful deletion of ``source``, spelled and spaced as ``source`` is;
     ``None`` when it adds or changes a word, drops a negation, drops the main verb or what it
-    needs (subject, auxiliaries, object, complement), or unbalances a quote."""
+    needs (subject, auxiliaries, object, complement), cuts a list of things short, or
+    unbalances a quote."""
     wanted = [_key(t) for t in _TOKEN.findall(rewrite)]
     given = _tokens(source)
     if not wanted:
@@ -97,6 +98,8 @@ def written_from(rewrite: str, source: str) -> str | None:
     if any(given[j][0] in NEGATIONS for j in set(range(len(given))) - kept):
         return None
     if not _core_tokens(source) <= kept:
+        return None
+    if any(head in kept and item not in kept for head, item in _list_items(source)):
         return None
     text = _render(wanted, matched, given, source)
     return text if _balanced(text) else None
@@ -127,6 +130,7 @@ def unsupported_entities(summary: str, article: str) -> tuple[int, int]:
     return len(found), sum(" ".join(e.split()) not in plain for e in found)
 
 
+_THINGS = {"NOUN", "PROPN", "NUM", "ADJ", "PRON"}
 _CORE_DEPENDENCIES = {
     *("nsubj", "nsubjpass", "expl", "aux", "auxpass", "neg"),
     *("dobj", "dative", "attr", "acomp", "oprd", "xcomp", "ccomp", "prt"),
@@ -147,6 +151,25 @@ def _core_tokens(source: str) -> frozenset[int]:
             start, end = token.idx, token.idx + len(token.text)
             core |= {j for j, (_, s, e) in enumerate(given) if s < end and e > start}
     return frozenset(core)
+
+
+@lru_cache(maxsize=512)
+def _list_items(source: str) -> tuple[tuple[int, int], ...]:
+    """(item, next item) token index pairs of ``source``'s lists of things ("Tajikistan, Iran
+    and Pakistan"): a shortening that keeps an item keeps the whole list, or it would say the
+    soldiers fled to Tajikistan alone."""
+    given = _tokens(source)
+
+    def index(token) -> int | None:
+        return next((j for j, (_, s, _e) in enumerate(given) if s == token.idx), None)
+
+    pairs = []
+    for token in nlp(source):
+        if token.dep_ == "conj" and token.head.pos_ in _THINGS:
+            head, item = index(token.head), index(token)
+            if head is not None and item is not None:
+                pairs.append((head, item))
+    return tuple(pairs)
 
 
 def written_as(text: str, article: str) -> str | None:

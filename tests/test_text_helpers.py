@@ -56,6 +56,27 @@ def test_an_unfaithful_rewrite_is_refused():
     assert written_from("a chinese team, aiming to break the world record.", KITE) is None
     # a dropped object: "took a kite" is not "took"
     assert written_from("a chinese team took.", KITE) is None
+    # a list of places cut short: the soldiers did not flee to Tajikistan alone
+    fled = (
+        "Hundreds of Afghan army soldiers and civil officials have fled to neighbouring "
+        "Tajikistan, Iran and Pakistan in recent weeks after Taliban offensives in border towns."
+    )
+    assert (
+        written_from(
+            "hundreds of afghan army soldiers and civil officials have fled to "
+            "neighbouring tajikistan.",
+            fled,
+        )
+        is None
+    )
+    assert written_from(
+        "hundreds of afghan army soldiers and civil officials have fled to "
+        "neighbouring tajikistan, iran and pakistan.",
+        fled,
+    ) == (
+        "Hundreds of Afghan army soldiers and civil officials have fled to neighbouring "
+        "Tajikistan, Iran and Pakistan."
+    )
     # an unbalanced bracket
     assert (
         written_from("a chinese team took a kite measuring 6, 000 metres ( 3. 7 miles.", KITE)
