@@ -48,9 +48,10 @@ _FURNITURE = re.compile(
     r"media playback is not supported on this device)\W*$",
     re.IGNORECASE,
 )
-_NAME = r"(?-i:[A-Z][\w.'’&/-]*)"
-_NAMES = rf"{_NAME}(?:(?:\s*[,;&/]\s*|\s+and\s+|\s+in\s+|\s+){_NAME}){{0,12}}"
-"""A run of capitalised names: "AP, Reuters", "Jane Doe in London"."""
+_NAME = r"(?-i:[A-Z][\w.'’-]*)"
+_NAMES = rf"{_NAME}(?:(?:\s*[,;&/]\s*|\s+(?:and|in)\s+|\s+){_NAME}){{0,12}}"
+"""A run of capitalised names: "AP, Reuters", "Jane Doe in London". A name holds no
+separator, so the run can be read one way only (no backtracking blow-up)."""
 _CREDIT = r"(?:additional\s+)?(?:input|inputs|reporting|writing|editing|research)"
 _CREDIT_LINE = re.compile(
     rf"^\W*((with\s+)?{_CREDIT}(\s+and\s+\w+)?\s+(from|by)\s+{_NAMES}"
@@ -66,12 +67,13 @@ _CREDIT_LINE = re.compile(
 """Whole lines that credit or date the page, not the story: "With additional input from AP,
 Reuters", "(Reporting by ...; Editing by ...)", "Photo: AP", "Image caption ...", a byline."""
 _INLINE_FURNITURE = re.compile(
-    r"\s*(scroll down for video|media playback is not supported on this device|"
+    r"scroll down for video|media playback is not supported on this device|"
     r"share this with(email|facebook|messenger|twitter|pinterest|whatsapp|linkedin){1,12}"
-    r"copy this link)\s*",
+    r"copy this link",
     re.IGNORECASE,
 )
-"""Furniture inside running text (pages flattened to text keep it): becomes a paragraph break."""
+"""Furniture inside running text (pages flattened to text keep it): becomes a paragraph break.
+No white space around it in the pattern: a leading "any spaces" rescans every run of them."""
 _FOOTER_STARTS = re.compile(
     r"^\W*(please enter your comment|leave a (reply|comment)|must read|you may also like|"
     r"related (articles|posts|stories)|recommended for you)\b",

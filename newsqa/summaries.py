@@ -35,7 +35,7 @@ SELECT_RATIO = 1.5
 MIN_WORDS = 4
 """The shortest summary sentence (and clause cut) kept."""
 _CAPTION_LABEL = re.compile(r"^([A-Z][\w'’-]*(?: [\w'’-]+){0,3}):\s")
-_CLAUSE_END = re.compile(r"\s*(,|;|:|\s[-–—])\s")
+_CLAUSE_END = re.compile(r"(,|;|:|\s[-–—])\s")
 LEAD_WEIGHT = 1.0
 """The first sentence's bonus over its centrality; the n-th gets LEAD_WEIGHT / n. Chosen on
 the Inshorts training pairs (benchmarks/tune_summarize.py), whose short written summaries are
@@ -160,7 +160,7 @@ def variants(rewrite: str, source: Sentence) -> list[str]:
     if written:
         found.add(_ended(written))
     for cut in _CLAUSE_END.finditer(text):
-        prefix = text[: cut.start()]
+        prefix = text[: cut.start()].rstrip()
         if (
             len(prefix.split()) >= MIN_WORDS
             and written_from(prefix, text) == prefix
