@@ -131,7 +131,12 @@ def test_result_types_have_the_documented_fields():
         "end",
         "score",
     ]
-    assert [f.name for f in dataclasses.fields(newsqa.Summary)] == ["text", "evidence", "notice"]
+    assert [f.name for f in dataclasses.fields(newsqa.Summary)] == [
+        "text",
+        "evidence",
+        "notice",
+        "headline",
+    ]
     assert [f.name for f in dataclasses.fields(newsqa.Article)][:3] == ["id", "title", "text"]
 
 

@@ -3,6 +3,7 @@ error codes, the token rule, the size limits, URL refusal, batching under load, 
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 import time
@@ -183,13 +184,18 @@ def test_summarize_an_article_and_a_text(api, seed_id, seed_text):
     summary = api.post("/summarize", json={"article": seed_id, "words": 30})
     assert summary.status_code == 200, summary.text
     found = summary.json()
-    assert set(found) == {"text", "evidence", "notice"}
+    assert set(found) == {"text", "evidence", "notice", "headline"}
+    assert found["headline"] is None
     assert 0 < len(found["text"].split()) <= 30
     text = api.get(f"/articles/{seed_id}").json()["text"]
     for evidence in found["evidence"]:
         assert text[evidence["start"] : evidence["end"]] == evidence["sentence"]
     from_text = api.post("/summarize", json={"text": seed_text, "words": 30}).json()
     assert from_text == found
+    titled = api.post("/summarize", json={"article": seed_id, "words": 30, "headline": True})
+    headline = titled.json()["headline"]
+    words = set(re.findall(r"\w+", text.lower()))
+    assert headline and set(re.findall(r"\w+", headline.lower())) <= words
 
 
 @pytest.mark.parametrize(
