@@ -67,6 +67,14 @@ def has_finite_verb(text: str) -> bool:
     return any(token.tag_ in FINITE_VERB_TAGS for token in nlp(text))
 
 
+def have_finite_verbs(texts: list[str]) -> list[bool]:
+    """``has_finite_verb`` of each text, parsed in batches (an article's every sentence)."""
+    return [
+        any(token.tag_ in FINITE_VERB_TAGS for token in doc)
+        for doc in _pipeline().pipe(texts, batch_size=64)
+    ]
+
+
 def _tokens(text: str) -> list[tuple[str, int, int]]:
     return [(_key(m.group()), m.start(), m.end()) for m in _TOKEN.finditer(text)]
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from newsqa.chunk import Sentence, split_sentences
 from newsqa.errors import InputError
-from newsqa.faithful import has_finite_verb, written_as, written_from
+from newsqa.faithful import has_finite_verb, have_finite_verbs, written_as, written_from
 from newsqa.generate import Request, Seq2SeqGenerator
 from newsqa.prompts import NO_ANSWER, headline_input, summary_input
 from newsqa.results import Article, Evidence, Summary
@@ -126,14 +126,15 @@ def body_sentences(article: Article, sentences: list[Sentence]) -> list[Sentence
     """The sentences a summary may use: clauses with a finite verb, not the title line, not a
     photo caption ("Strictly business: Julia Louis-Dreyfus covers...")."""
     title = (article.title or "").strip()
-    return [
+    shaped = [
         s
         for s in sentences
         if s.text.strip() != title
         and len(s.text.split()) >= MIN_WORDS
         and not _is_caption(trimmed(s).text)
-        and has_finite_verb(s.text)
     ]
+    verbs = have_finite_verbs([s.text for s in shaped])
+    return [s for s, verb in zip(shaped, verbs) if verb]
 
 
 def _is_caption(text: str) -> bool:
