@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from newsqa.cli_options import DeviceOption, ModelOption, PrecisionOption
 from newsqa.errors import InputError
 
 app = typer.Typer(
@@ -67,23 +68,6 @@ ActorsOption = Annotated[
         help="Model actors on Ray (default: one per CPU of the cluster, or per --num-gpus GPUs).",
         show_default=False,
     ),
-]
-DeviceOption = Annotated[
-    str | None,
-    typer.Option(
-        help="auto, cpu, cuda or mps (default: $NEWSQA_DEVICE or auto).", show_default=False
-    ),
-]
-ModelOption = Annotated[
-    str | None,
-    typer.Option(
-        help="Seq2seq model: a Hugging Face name or local folder (default: newsqa-mini).",
-        show_default=False,
-    ),
-]
-PrecisionOption = Annotated[
-    str | None,
-    typer.Option(help="auto, fp32, bf16 or int8, on CPU (as newsqa ask).", show_default=False),
 ]
 
 

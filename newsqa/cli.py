@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from newsqa.batch_cli import app as batch_app
+from newsqa.cli_options import DeviceOption, ModelOption, PrecisionOption
 from newsqa.errors import InputError, UserError
 from newsqa.models_cli import models_app
 
@@ -56,28 +57,6 @@ ArticleOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-DeviceOption = Annotated[
-    str | None,
-    typer.Option(
-        help="auto, cpu, cuda or mps (default: $NEWSQA_DEVICE or auto).", show_default=False
-    ),
-]
-PrecisionOption = Annotated[
-    str | None,
-    typer.Option(
-        help="How the model runs on CPU: auto (bf16 on CPUs with AMX, else int8 for the bundled "
-        "model), fp32, bf16 or int8 (default: $NEWSQA_PRECISION or auto).",
-        show_default=False,
-    ),
-]
-ModelOption = Annotated[
-    str | None,
-    typer.Option(
-        help="Seq2seq model: a Hugging Face name or local folder "
-        "(default: $NEWSQA_MODEL or the bundled newsqa-mini).",
-        show_default=False,
-    ),
-]
 
 
 @app.callback()
