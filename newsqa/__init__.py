@@ -8,9 +8,23 @@
 
 from __future__ import annotations
 
-from newsqa.core import NewsQA
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from newsqa.errors import NewsQAError, UserError
-from newsqa.results import Answer, Article, Evidence, Summary
+
+if TYPE_CHECKING:
+    from newsqa.core import NewsQA
+    from newsqa.results import Answer, Article, Evidence, Summary
+
+# Loaded on first use, so that the CLI's path through a running server imports no numpy or torch.
+_LAZY = {
+    "NewsQA": "newsqa.core",
+    "Answer": "newsqa.results",
+    "Article": "newsqa.results",
+    "Evidence": "newsqa.results",
+    "Summary": "newsqa.results",
+}
 
 __all__ = [
     "Answer",
@@ -26,8 +40,18 @@ __all__ = [
 __version__ = "0.1.0"
 
 
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'newsqa' has no attribute {name!r}")
+
+
 def ask(question: str, text: str, **options) -> Answer:
     """One-shot: answer ``question`` from ``text`` (text, HTML, a path or a URL)."""
+    from newsqa.core import NewsQA
+
     qa = NewsQA(**options)
     article = qa.add(text)
     return qa.ask(question, article=article.id)
@@ -35,6 +59,8 @@ def ask(question: str, text: str, **options) -> Answer:
 
 def summarize(text: str, max_words: int = 80, strategy: str = "compress", **options) -> Summary:
     """One-shot: summarize ``text`` (text, HTML, a path or a URL)."""
+    from newsqa.core import NewsQA
+
     qa = NewsQA(**options)
     article = qa.add(text)
     return qa.summarize(article=article.id, max_words=max_words, strategy=strategy)

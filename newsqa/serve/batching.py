@@ -68,9 +68,13 @@ class Batcher:
 
     async def run(self, call: Callable[[], Any]) -> Any:
         """Run ``call`` on the worker thread, after the calls queued before it."""
+        return await asyncio.wrap_future(self.submit(call))
+
+    def submit(self, call: Callable[[], Any]) -> Future:
+        """Queue ``call`` for the worker thread; its result comes in the returned future."""
         job = _Job(Future(), call=call)
         self._jobs.put(job)
-        return await asyncio.wrap_future(job.future)
+        return job.future
 
     def close(self) -> None:
         """Finish the queued calls, then stop the worker."""

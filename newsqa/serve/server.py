@@ -60,8 +60,6 @@ def serve(
         raise UserError("--batch-ms is a duration: 0 or more")
     sock = open_socket(host, port)
     qa = NewsQA(path=str(library), **(engine_options or {}))
-    qa.embedder.encode(["load the models now"])  # the first request should not wait for this
-    _ = qa.generator.model
     if allow_urls:
         urls.guard_redirects()
     settings = Settings(token, allow_urls, batch_ms / 1000, loopback)
