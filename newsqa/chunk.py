@@ -36,6 +36,9 @@ _LINE_END = " \t.!?。．！？\"'”’»)]"
 _GLUED_END = re.compile(r"[a-z]{2}[.!?][\"”’]?(?=[A-Z][a-z])")
 """A sentence end with no space before the next sentence ("the community.Dr Venter"), as
 text scraped from paragraphs often has; pysbd reads it as one sentence."""
+_HAS_WORD = re.compile(r"\w")
+_ENUMERATOR = re.compile(r"\s*\d{1,3}[.)]\s*")
+"""A list item's number standing alone, as "7." of "7. He loves peanut butter cups." """
 _LAST_SPACE = re.compile(r"\s\S*\Z")
 _NEWLINE = re.compile(r"\n")
 
@@ -116,7 +119,23 @@ def _sentence_ends(text: str, start: int, stop: int) -> list[int]:
     if ends and text[ends[-1] : stop].strip() == "":
         ends.pop()
     glued = [m.end() for m in _GLUED_END.finditer(text, start, stop)]
-    return sorted({*ends, *glued, stop})
+    return _joined(text, start, sorted({*ends, *glued, stop}))
+
+
+def _joined(text: str, start: int, ends: list[int]) -> list[int]:
+    """``ends`` without the ones that leave no sentence: a closing quote or bracket left alone
+    ("...the thing." + "'") joins the sentence before it, and a list number ("7.") the one
+    after it."""
+    kept: list[int] = []
+    for end in ends:
+        piece = text[kept[-1] if kept else start : end]
+        if kept and not _HAS_WORD.search(piece):
+            kept[-1] = end
+        elif _ENUMERATOR.fullmatch(piece) and end != ends[-1]:
+            continue
+        else:
+            kept.append(end)
+    return kept
 
 
 def split_sentences(text: str) -> list[Sentence]:

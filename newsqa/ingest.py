@@ -74,6 +74,16 @@ _INLINE_FURNITURE = re.compile(
 )
 """Furniture inside running text (pages flattened to text keep it): becomes a paragraph break.
 No white space around it in the pattern: a leading "any spaces" rescans every run of them."""
+_CAPTION_MARK = (
+    r"(?:\((?:stock|file|library) (?:photo|image|picture|pic)\)|\(pictured(?: [\w ]{1,30})?\)|"
+    r"\bpictured (?:above|below|left|right|centre|center|inset|top|bottom))"
+)
+_GLUED_CAPTION = re.compile(rf"({_CAPTION_MARK}) +(?=[\"'‘“]?(?-i:[A-Z]))", re.IGNORECASE)
+"""A picture's caption run into the story ("...invading badgers (stock photo) He has covered
+the gap..."), as pages flattened to text have it: its end becomes a paragraph break."""
+_CAPTION_LINE = re.compile(rf"{_CAPTION_MARK}\W*$", re.IGNORECASE)
+"""A line that ends as captions do ("..., pictured above", "(stock photo)"): furniture."""
+_SENTENCE_BREAK = re.compile(r"[.!?][\"'’”]?\s")
 _FOOTER_STARTS = re.compile(
     r"^\W*(please enter your comment|leave a (reply|comment)|must read|you may also like|"
     r"related (articles|posts|stories)|recommended for you)\b",
@@ -126,7 +136,8 @@ def normalize_whitespace(text: str) -> tuple[str, OffsetMap]:
 def strip_furniture(text: str) -> str:
     """Drop page furniture: its lines (forms, teasers, credit lines, captions, bylines), its
     phrases inside running text, and a trailing footer that starts with a form or teaser."""
-    lines = _INLINE_FURNITURE.sub("\n\n", text).split("\n")
+    text = _GLUED_CAPTION.sub("\\1\n\n", _INLINE_FURNITURE.sub("\n\n", text))
+    lines = text.split("\n")
     for number, line in enumerate(lines):
         if number > len(lines) // 3 and _FOOTER_STARTS.match(line.strip()):
             lines = lines[:number]
@@ -136,7 +147,17 @@ def strip_furniture(text: str) -> str:
 
 
 def _is_furniture(line: str) -> bool:
-    return bool(_FURNITURE.match(line) or (len(line) <= 160 and _CREDIT_LINE.match(line)))
+    return bool(
+        _FURNITURE.match(line)
+        or (len(line) <= 160 and _CREDIT_LINE.match(line))
+        or (len(line) <= 400 and _is_caption_line(line))
+    )
+
+
+def _is_caption_line(line: str) -> bool:
+    """One sentence that ends as captions do: ``_CAPTION_LINE`` with no sentence end before."""
+    mark = _CAPTION_LINE.search(line)
+    return bool(mark) and not _SENTENCE_BREAK.search(line, 0, mark.start())
 
 
 def decode(data: bytes, source: str) -> str:

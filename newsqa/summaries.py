@@ -35,6 +35,10 @@ SELECT_RATIO = 1.5
 MIN_WORDS = 4
 """The shortest summary sentence (and clause cut) kept."""
 _CAPTION_LABEL = re.compile(r"^([A-Z][\w'’-]*(?: [\w'’-]+){0,3}):\s")
+_CAPTION_POINTER = re.compile(
+    r"^(?:Above|Below|Pictured|Inset|Top|Bottom)(?: (?:left|right|above|below|centre|center))?,\s"
+)
+"""How a caption points at its picture, as "Above, two of the suspects, currently jailed." """
 _CLAUSE_END = re.compile(r"(,|;|:|\s[-–—])\s")
 LEAD_WEIGHT = 1.0
 """The first sentence's bonus over its centrality; the n-th gets LEAD_WEIGHT / n. Chosen on
@@ -138,7 +142,10 @@ def body_sentences(article: Article, sentences: list[Sentence]) -> list[Sentence
 
 
 def _is_caption(text: str) -> bool:
-    """A short label and a colon, the label no clause: how pages caption their pictures."""
+    """How pages caption their pictures: a short label and a colon, the label no clause
+    ("Strictly business: ..."), or a pointer at the picture ("Above, ...")."""
+    if _CAPTION_POINTER.match(text):
+        return True
     label = _CAPTION_LABEL.match(text)
     return bool(label) and not has_finite_verb(label.group(1))
 

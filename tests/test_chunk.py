@@ -50,6 +50,20 @@ def test_news_abbreviations_do_not_split_sentences():
     ]
 
 
+def test_a_closing_quote_stays_with_its_sentence_and_a_list_number_with_the_next():
+    text = (
+        "The child was rescued. 'I did not understand how they let the kid go over the thing.'"
+        " Police said. They revealed a dozen oddities. 7. Manny loves his peanut butter cups."
+    )
+    assert [s.text for s in split_sentences(text)] == [
+        "The child was rescued.",
+        "'I did not understand how they let the kid go over the thing.'",
+        "Police said.",
+        "They revealed a dozen oddities.",
+        "7. Manny loves his peanut butter cups.",
+    ]
+
+
 def test_seed_sentence_is_found_whole(seed_text):
     texts = [s.text for s in split_sentences(seed_text)]
     assert any(t.startswith("The statement said a total of 46 members") for t in texts)

@@ -42,6 +42,25 @@ def test_credit_lines_captions_and_bylines_are_furniture_in_html_and_text(seed_t
     assert ingest.load(story).text == story
 
 
+def test_captions_run_into_the_story_are_dropped_and_the_story_kept():
+    text = (
+        "A pensioner is living in fear after his dog saved him from a badger.\n\n"
+        "Farmers have issued advice on protecting property from badgers (stock photo) He has "
+        "covered the gap in his hedge with two pieces of metal.\n\n"
+        "MP Jesse Norman is being investigated over claims he gave out cake, pictured above "
+        "Detectives are expected to speak to Mr Norman.\n\n"
+        "Mr Smith (pictured) said the plan would fail."
+    )
+    cleaned = ingest.load(text).text
+    assert "stock photo" not in cleaned and "pictured above" not in cleaned
+    for story in (
+        "He has covered the gap in his hedge with two pieces of metal.",
+        "Detectives are expected to speak to Mr Norman.",
+        "Mr Smith (pictured) said the plan would fail.",
+    ):
+        assert story in cleaned
+
+
 def test_html_boilerplate_is_removed_and_title_kept(seed_text):
     body = "".join(f"<p>{p}</p>" for p in seed_text.split("\n\n")[1:8])
     html = (

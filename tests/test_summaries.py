@@ -8,6 +8,8 @@ import pytest
 import newsqa
 from newsqa.chunk import split_sentences
 from newsqa.faithful import has_finite_verb, unsupported_entities, written_as
+from newsqa.results import Article
+from newsqa.summaries import body_sentences
 
 
 def _assert_faithful(summary, article) -> None:
@@ -45,3 +47,17 @@ def test_public_cnndm_summaries_change_no_name_number_or_date(cnndm_articles, st
         assert 20 <= len(summary.text.split()) <= 60
         _assert_faithful(summary, article)
         engine.remove(article.id)
+
+
+def test_captions_are_not_summary_sentences():
+    text = (
+        "Police released footage of the brawl in a parking lot on Monday. "
+        "Above, two of the suspects, currently jailed. "
+        "Pictured: the family's van. The family had camped outside the store for days."
+    )
+    article = Article("a", None, text)
+    kept = [s.text for s in body_sentences(article, split_sentences(text))]
+    assert kept == [
+        "Police released footage of the brawl in a parking lot on Monday.",
+        "The family had camped outside the store for days.",
+    ]
