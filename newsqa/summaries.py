@@ -142,12 +142,16 @@ def body_sentences(article: Article, sentences: list[Sentence]) -> list[Sentence
 
 
 def _is_caption(text: str) -> bool:
-    """How pages caption their pictures: a short label and a colon, the label no clause
-    ("Strictly business: ..."), or a pointer at the picture ("Above, ...")."""
+    """How pages caption their pictures: a short label and a colon, the label one word
+    ("Wanted: ...") or no clause ("Strictly business: ..."), or a pointer at the picture
+    ("Above, ...")."""
     if _CAPTION_POINTER.match(text):
         return True
     label = _CAPTION_LABEL.match(text)
-    return bool(label) and not has_finite_verb(label.group(1))
+    if not label:
+        return False
+    words = label.group(1).split()
+    return len(words) == 1 or not has_finite_verb(label.group(1))
 
 
 def trimmed(sentence: Sentence) -> Sentence:

@@ -53,7 +53,8 @@ def test_captions_are_not_summary_sentences():
     text = (
         "Police released footage of the brawl in a parking lot on Monday. "
         "Above, two of the suspects, currently jailed. "
-        "Pictured: the family's van. The family had camped outside the store for days."
+        "Pictured: the family's van. The family had camped outside the store for days. "
+        "Wanted: Police have issued a warrant for the father's arrest."
     )
     article = Article("a", None, text)
     kept = [s.text for s in body_sentences(article, split_sentences(text))]
