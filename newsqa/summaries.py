@@ -40,6 +40,13 @@ _CAPTION_POINTER = re.compile(
 )
 """How a caption points at its picture, as "Above, two of the suspects, currently jailed." """
 _CLAUSE_END = re.compile(r"(,|;|:|\s[-–—])\s")
+_QUOTES = [
+    (re.compile(r"“"), re.compile(r"”"), "”"),
+    (re.compile(r"(?:^|(?<=\s))‘(?=\w)"), re.compile(r"(?<=[\w.,!?])’(?!\w)"), "’"),
+    (re.compile(r"(?:^|(?<=\s))'(?=\w)"), re.compile(r"(?<=[\w.,!?])'(?!\w)"), "'"),
+]
+"""Opening and closing quotation marks, and the mark that closes: an apostrophe inside a word
+("I'm") or after one ("the players' union") is not a quotation's end, nor its start."""
 LEAD_WEIGHT = 2.0
 """The first sentence's bonus over its centrality; the n-th gets LEAD_WEIGHT / n. Chosen on
 the Inshorts training pairs (benchmarks/tune_summarize.py), whose short written summaries are
@@ -119,7 +126,7 @@ def summarize_article(
         written = _map_reduce(generator, article.text, body, max_words)
     else:
         raise InputError(f"unknown summary strategy {strategy!r}: choose {', '.join(STRATEGIES)}")
-    kept = _fit(written, max_words)
+    kept = [(closed_quotes(line), source) for line, source in _fit(written, max_words)]
     text = " ".join(line for line, _ in kept)
     evidence = [_cite(article, source, line) for line, source in kept]
     title = write_headline(generator, article, body) if headline else None
@@ -180,6 +187,15 @@ def variants(rewrite: str, source: Sentence) -> list[str]:
         ):
             found.add(_ended(prefix))
     return sorted(found, key=lambda line: -len(line.split()))
+
+
+def closed_quotes(line: str) -> str:
+    """``line`` with a quotation it opens but does not close closed at its end, as when the
+    article's sentence splitter ends a sentence inside a quotation ("He replied: 'I know.")."""
+    for opening, closing, mark in _QUOTES:
+        if len(opening.findall(line)) > len(closing.findall(line)):
+            return line + mark
+    return line
 
 
 def _ended(text: str) -> str:

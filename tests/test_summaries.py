@@ -9,7 +9,7 @@ import newsqa
 from newsqa.chunk import split_sentences
 from newsqa.faithful import has_finite_verb, unsupported_entities, written_as
 from newsqa.results import Article
-from newsqa.summaries import body_sentences
+from newsqa.summaries import body_sentences, closed_quotes
 
 
 def _assert_faithful(summary, article) -> None:
@@ -62,3 +62,12 @@ def test_captions_are_not_summary_sentences():
         "Police released footage of the brawl in a parking lot on Monday.",
         "The family had camped outside the store for days.",
     ]
+
+
+def test_a_quotation_cut_open_by_the_sentence_splitter_is_closed():
+    assert closed_quotes("The prosecutor said Adeli replied: 'I know.") == (
+        "The prosecutor said Adeli replied: 'I know.'"
+    )
+    assert closed_quotes("She said: “We will win.") == "She said: “We will win.”"
+    for whole in ("He said: 'I'm done,' and left.", "The players' union met.", "Plain text."):
+        assert closed_quotes(whole) == whole
