@@ -48,6 +48,10 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'newsqa' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
 def ask(question: str, text: str, **options) -> Answer:
     """One-shot: answer ``question`` from ``text`` (text, HTML, a path or a URL)."""
     from newsqa.core import NewsQA

@@ -1,5 +1,5 @@
 """`newsqa serve` as a user runs it, and the CLI answering through it: same output, same exit
-codes, neither torch nor transformers imported; Ctrl-C lets requests in flight finish."""
+codes, neither torch, transformers nor numpy imported; Ctrl-C lets requests in flight finish."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ IMPORTS = (
     "try:\n"
     "    main()\n"
     "finally:\n"
-    "    print('imports: torch=%s transformers=%s' % ('torch' in sys.modules, "
-    "'transformers' in sys.modules), file=sys.stderr)\n"
+    "    print('imports: torch=%s transformers=%s numpy=%s' % ('torch' in sys.modules, "
+    "'transformers' in sys.modules, 'numpy' in sys.modules), file=sys.stderr)\n"
 )
 
 
@@ -78,7 +78,7 @@ def test_cli_asks_through_the_server_as_it_would_in_process(served, library):
     process, url, env = served
     through = newsqa("ask", QUESTION, "--json", env=env)
     assert through.returncode == 0, through.stderr
-    assert "imports: torch=False transformers=False" in through.stderr
+    assert "imports: torch=False transformers=False numpy=False" in through.stderr
     assert "Using the bundled default article" in through.stderr
     alone = newsqa("ask", QUESTION, "--json", env=env | {"NEWSQA_NO_SERVER": "1"})
     assert alone.returncode == 0, alone.stderr
