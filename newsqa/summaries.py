@@ -157,8 +157,7 @@ def _is_caption(text: str) -> bool:
     label = _CAPTION_LABEL.match(text)
     if not label:
         return False
-    words = label.group(1).split()
-    return len(words) == 1 or not has_finite_verb(label.group(1))
+    return " " not in label.group(1) or not has_finite_verb(label.group(1))
 
 
 def trimmed(sentence: Sentence) -> Sentence:
