@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from newsqa.cli_options import DeviceOption, ModelOption, PrecisionOption
+from newsqa.cli_options import (
+    DeviceOption,
+    MinConfidenceOption,
+    ModelOption,
+    PrecisionOption,
+    StrictOption,
+    TopKOption,
+    check_bar,
+)
 from newsqa.errors import InputError
 
 app = typer.Typer(
@@ -135,20 +143,9 @@ def ask(
     device: DeviceOption = None,
     model: ModelOption = None,
     precision: PrecisionOption = None,
-    top_k: Annotated[
-        int, typer.Option("--top-k", min=1, max=50, help="Chunks to read per question.")
-    ] = 4,
-    min_confidence: Annotated[
-        float | None,
-        typer.Option(
-            "--min-confidence",
-            help="Answer only at this confidence (as newsqa ask).",
-            show_default=False,
-        ),
-    ] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="The stricter bar (as newsqa ask).")] = (
-        False
-    ),
+    top_k: TopKOption = 4,
+    min_confidence: MinConfidenceOption = None,
+    strict: StrictOption = False,
 ) -> None:
     """Ask every question of every article, into a JSONL file.
 
@@ -166,8 +163,7 @@ def ask(
                 f"{question!r} is a file, not a question: quote globs "
                 "(--articles 'news/*.html') or repeat --articles"
             )
-    if strict and min_confidence is not None:
-        raise InputError("give --strict or --min-confidence, not both")
+    check_bar(strict, min_confidence)
     options = {"device": device, "model": model, "precision": precision, "top_k": top_k}
     options.update(min_confidence=min_confidence, strict=strict)
 

@@ -21,7 +21,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from newsqa.batch_cli import app as batch_app
-from newsqa.cli_options import DeviceOption, ModelOption, PrecisionOption
+from newsqa.cli_options import (
+    DeviceOption,
+    MinConfidenceOption,
+    ModelOption,
+    PrecisionOption,
+    StrictOption,
+    TopKOption,
+    check_bar,
+)
 from newsqa.errors import InputError, UserError
 from newsqa.models_cli import models_app
 
@@ -199,26 +207,9 @@ def ask(
     device: DeviceOption = None,
     model: ModelOption = None,
     precision: PrecisionOption = None,
-    top_k: Annotated[
-        int, typer.Option("--top-k", min=1, max=50, help="Chunks to read per question.")
-    ] = 4,
-    min_confidence: Annotated[
-        float | None,
-        typer.Option(
-            "--min-confidence",
-            help="Answer only when the probability that the answer is right reaches this "
-            "(default: the model's bar for everyday news questions). Lower answers more often.",
-            show_default=False,
-        ),
-    ] = None,
-    strict: Annotated[
-        bool,
-        typer.Option(
-            "--strict",
-            help="A higher bar, for questions written to trick a reader (SQuAD 2.0 style): "
-            "refuses more, and more of what the article does not say.",
-        ),
-    ] = False,
+    top_k: TopKOption = 4,
+    min_confidence: MinConfidenceOption = None,
+    strict: StrictOption = False,
 ) -> None:
     """Answer a question, quoting the sentence the answer comes from.
 
@@ -230,8 +221,7 @@ def ask(
     from newsqa.answer import check_question
 
     check_question(question)  # fail fast, before any model loads
-    if strict and min_confidence is not None:
-        raise InputError("give --strict or --min-confidence, not both")
+    check_bar(strict, min_confidence)
     client = _server(device, model, precision)
     if client is not None:
         fields, one_article = _server_source(client, article)

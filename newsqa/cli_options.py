@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from newsqa.errors import InputError
+
 DeviceOption = Annotated[
     str | None,
     typer.Option(
@@ -28,3 +30,29 @@ ModelOption = Annotated[
         show_default=False,
     ),
 ]
+TopKOption = Annotated[
+    int, typer.Option("--top-k", min=1, max=50, help="Chunks to read per question.")
+]
+MinConfidenceOption = Annotated[
+    float | None,
+    typer.Option(
+        "--min-confidence",
+        help="Answer only when the probability that the answer is right reaches this "
+        "(default: the model's bar for everyday news questions). Lower answers more often.",
+        show_default=False,
+    ),
+]
+StrictOption = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="A higher bar, for questions written to trick a reader (SQuAD 2.0 style): "
+        "refuses more, and more of what the article does not say.",
+    ),
+]
+
+
+def check_bar(strict: bool, min_confidence: float | None) -> None:
+    """--strict and --min-confidence both set the bar: refuse the two together."""
+    if strict and min_confidence is not None:
+        raise InputError("give --strict or --min-confidence, not both")
