@@ -278,7 +278,7 @@ class Seq2SeqGenerator:
                         num_beams=num_beams,
                         num_return_sequences=num_beams,
                         length_penalty=0.0,
-                        early_stopping=True,
+                        early_stopping="never",  # exact: stop only when no open beam can still win
                         do_sample=False,
                         no_repeat_ngram_size=no_repeat_ngram_size,
                         logits_processor=constraint,

@@ -69,6 +69,33 @@ def test_batching_and_order_do_not_change_outputs(generator, squad_requests):
     assert [b[0].text for b in batched] == [s[0].text for s in single]
 
 
+def test_grounded_search_returns_the_model_s_own_best_answer_when_it_is_a_quote(
+    generator, squad_dev
+):
+    """The span constraint only removes outputs, so where the model's unconstrained best answer
+    is a quote of the passage, grounded decoding must return it, whole (a search that stopped at
+    the first finished beams once cut "Ellen Stofan" to "Ellen")."""
+    pairs = [
+        qa_request(qa["question"], paragraph["context"]) + (paragraph["context"],)
+        for article in squad_dev[1:5]
+        for paragraph in article["paragraphs"][:3]
+        for qa in paragraph["qas"][:3]
+        if qa["answers"]
+    ]
+    requests = [Request(text, start) for text, start, _ in pairs]
+    free = generator.generate(requests, num_beams=4)
+    grounded = generator.generate(requests, num_beams=4, grounded=True, always_allowed=NO_ANSWER)
+    checked = 0
+    for (_, _, context), unconstrained, constrained in zip(pairs, free, grounded):
+        best = unconstrained[0]
+        if best.text == NO_ANSWER or best.text not in context.lower():
+            continue
+        checked += 1
+        assert constrained[0].text == best.text
+        assert abs(constrained[0].logprob - best.logprob) < 1e-3
+    assert checked >= 10
+
+
 def test_no_answer_is_scored_as_a_log_probability(generator, squad_requests):
     requests = [Request(text, start) for text, start, _ in squad_requests[:4]]
     scores = generator.score(requests, NO_ANSWER)
