@@ -278,7 +278,8 @@ class Seq2SeqGenerator:
                         num_beams=num_beams,
                         num_return_sequences=num_beams,
                         length_penalty=0.0,
-                        early_stopping="never",  # exact: stop only when no open beam can still win
+                        # grounded: exact search (the constraint makes early stops rank high)
+                        early_stopping="never" if grounded else True,
                         do_sample=False,
                         no_repeat_ngram_size=no_repeat_ngram_size,
                         logits_processor=constraint,
