@@ -61,8 +61,10 @@ GROUPS = {
         "question_in_sentence",
         "question_in_chunk",
         "question_in_article",
+        "question_near_sentence",
         "answer_in_question",
     ],
+    "position in the article": ["article_position"],
     "answer type vs question word": [f for f in FEATURES if "_expected_" in f],
     "beam and passage agreement": ["beam_agreement", "passage_agreement"],
 }

@@ -13,11 +13,13 @@ the reliability of ``Answer.confidence`` (right: F1 >= 0.5; ECE).
 from __future__ import annotations
 
 import argparse
+import gzip
+import pickle
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from calibrate import reliability  # noqa: E402
+from calibrate import CACHE, reliability  # noqa: E402
 from common import add_precision_option, print_table, write_result  # noqa: E402
 from qa_sets import SETS, collect, sample, score_f1  # noqa: E402
 
@@ -58,9 +60,24 @@ def score(rows: list[dict], answers: dict) -> dict:
     return result
 
 
-def evaluate(qa: NewsQA, rows: list[dict]) -> dict:
-    """Scores at the default and strict bars, the frontier and the reliability table."""
+def candidates(qa: NewsQA, rows: list[dict], cache: Path | None, reuse: bool) -> dict:
+    """Each question's candidates, collected through the library and kept in ``cache`` (a local
+    pickle under models/runs); with ``reuse``, read back from there, so that a refitted
+    calibrator is replayed on the same candidates without generating again."""
+    if reuse and cache is not None and cache.exists():
+        with gzip.open(cache, "rb") as handle:
+            return pickle.load(handle)
     found = collect(qa, rows)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with gzip.open(cache, "wb") as handle:
+            pickle.dump(found, handle)
+    return found
+
+
+def evaluate(qa: NewsQA, rows: list[dict], cache: Path | None = None, reuse: bool = False) -> dict:
+    """Scores at the default and strict bars, the frontier and the reliability table."""
+    found = candidates(qa, rows, cache, reuse)
 
     def at(bar: float) -> dict:
         answers = {r["id"]: decide(found[r["id"]], qa.calibrator, bar) for r in rows}
@@ -111,13 +128,20 @@ def main() -> None:
     parser.add_argument("--free", action="store_true", help="free decoding instead of grounded")
     add_precision_option(parser)
     parser.add_argument("--name", default=None, help="results file name")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="replay the decisions on the candidates an earlier run with the same settings kept",
+    )
     args = parser.parse_args()
 
     qa = NewsQA(device="cpu", model=args.model, grounded=not args.free, precision=args.precision)
     results, table = {}, []
     for name in args.sets:
         rows = sample(SETS[name](), args.limit)
-        result = evaluate(qa, rows)
+        settings = f"{args.model or 'newsqa-mini'}_{qa.generator.precision}_{args.free}"
+        cache = CACHE / f"eval_qa_{name}_{settings}_{args.limit}.pkl.gz".replace("/", "-")
+        result = evaluate(qa, rows, cache, args.reuse)
         results[name] = result
         for setting in ("default", "strict", "abstention_off"):
             found = result[setting]
