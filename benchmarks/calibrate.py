@@ -61,10 +61,8 @@ GROUPS = {
         "question_in_sentence",
         "question_in_chunk",
         "question_in_article",
-        "question_near_sentence",
         "answer_in_question",
     ],
-    "position in the article": ["article_position"],
     "answer type vs question word": [f for f in FEATURES if "_expected_" in f],
     "beam and passage agreement": ["beam_agreement", "passage_agreement"],
 }
@@ -257,6 +255,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=1200, help="questions of each source")
     parser.add_argument("--reuse", action="store_true", help="reuse collected candidates")
     parser.add_argument("--model-dir", type=Path, default=ROOT / "models" / "newsqa-mini")
+    parser.add_argument(
+        "--without", nargs="+", default=[], choices=FEATURES, help="fit without these features"
+    )
     args = parser.parse_args()
 
     questions, candidates = collect_rows(args.precision, args.limit, args.reuse)
@@ -302,12 +303,12 @@ def main() -> None:
             "best": best,
         }
 
-    every = list(range(len(FEATURES)))
+    every = [i for i, f in enumerate(FEATURES) if f not in args.without]
     full = summary(out_of_fold(every))
     margin_only = summary(out_of_fold([FEATURES.index("margin")]))
     ablations = []
     for name, members in GROUPS.items():
-        kept = [i for i, f in enumerate(FEATURES) if f not in members]
+        kept = [i for i in every if FEATURES[i] not in members]
         result = summary(out_of_fold(kept))
         ablations.append([f"without {name}", result["auc_answerable"], result["mix_f1"]])
     ablations.insert(0, ["margin alone", margin_only["auc_answerable"], margin_only["mix_f1"]])
@@ -331,9 +332,9 @@ def main() -> None:
         table,
     )
 
-    raw, intercept = fit(x, y, sample_weight)
+    raw, intercept = fit(x[:, every], y, sample_weight)
     fitted = {
-        "weights": {name: round(float(w), 6) for name, w in zip(FEATURES, raw)},
+        "weights": {FEATURES[i]: round(float(w), 6) for i, w in zip(every, raw)},
         "intercept": round(intercept, 6),
         "min_confidence": full["bar"],
         "strict_confidence": full["strict_bar"],

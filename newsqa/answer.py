@@ -67,13 +67,6 @@ class Candidate:
         found = (s for s in self.passage.sentences if s.start <= start < s.end)
         return next(found, self.passage.chunk)
 
-    @property
-    def previous_sentence(self) -> str:
-        """The article sentence before the answer's ("" for the first)."""
-        start = self.sentence.start
-        before = [s for s in self.passage.sentences if s.end <= start]
-        return before[-1].text if before else ""
-
 
 def answer_questions(
     generator: Seq2SeqGenerator,
@@ -165,8 +158,6 @@ def _candidates(
             beam_agreement=sum(_overlap(span, other) for other in others)
             / max(len(outputs) - 1, 1),
             passage_agreement=same / max(len(passages) - 1, 1),
-            previous_sentence=candidate.previous_sentence,
-            position=candidate.article_span[0] / max(len(candidate.passage.text), 1),
         )
         found.append(replace(candidate, features=confidence.features(evidence)))
     return found

@@ -31,12 +31,6 @@ _NUMBER_WORDS = _word_set(
     "forty fifty hundred hundreds thousand thousands million millions billion billions "
     "dozen dozens half first second third"
 )
-_VAGUE_QUANTITIES = _word_set(
-    "dozens hundreds thousands millions billions tens scores several many few numerous "
-    "multiple countless some"
-)
-"""Words that give an amount without a number ("dozens of soldiers")."""
-_EXACT_NUMBER_WORDS = _NUMBER_WORDS - _VAGUE_QUANTITIES
 _TIME_WORDS = _word_set(
     "january february march april may june july august september october november december "
     "monday tuesday wednesday thursday friday saturday sunday today yesterday tomorrow "
@@ -81,8 +75,6 @@ class Evidence:
     rank: int  # the passage's place in retrieval, 0 first
     beam_agreement: float  # share of the passage's other beams whose span overlaps this one
     passage_agreement: float  # share of the other passages whose answer overlaps this one
-    previous_sentence: str = ""  # the article sentence before ``sentence``
-    position: float = 0.0  # where the answer starts in the article: 0 first, 1 last character
 
 
 FEATURES = (
@@ -97,12 +89,9 @@ FEATURES = (
     "question_in_sentence",
     "question_in_chunk",
     "question_in_article",
-    "question_near_sentence",
     "answer_in_question",
-    "article_position",
     "number_expected_found",
     "number_expected_missing",
-    "number_expected_vague",
     "time_expected_found",
     "time_expected_missing",
     "name_expected_found",
@@ -117,11 +106,7 @@ def features(evidence: Evidence) -> dict[str, float]:
     question_words = content_words(evidence.question)
     answer_words = set(_WORD.findall(evidence.answer.lower()))
     answer_content = answer_words - FUNCTION_WORDS
-    digits = any(c.isdigit() for c in evidence.answer)
-    numeric = digits or bool(answer_words & _NUMBER_WORDS)
-    vague = bool(answer_words & _VAGUE_QUANTITIES) and not (
-        digits or answer_words & _EXACT_NUMBER_WORDS
-    )
+    numeric = any(c.isdigit() for c in evidence.answer) or bool(answer_words & _NUMBER_WORDS)
     timely = bool(re.search(r"\b1\d{3}\b|\b20\d\d\b", evidence.answer)) or bool(
         answer_words & _TIME_WORDS
     )
@@ -142,14 +127,9 @@ def features(evidence: Evidence) -> dict[str, float]:
         "question_in_sentence": _share(question_words, evidence.sentence),
         "question_in_chunk": _share(question_words, evidence.chunk),
         "question_in_article": _share(question_words, evidence.article),
-        "question_near_sentence": _share(
-            question_words, evidence.previous_sentence + " " + evidence.sentence
-        ),
         "answer_in_question": (len(answer_content & question_words) / max(len(answer_content), 1)),
-        "article_position": min(max(evidence.position, 0.0), 1.0),
         "number_expected_found": float(wants_number and numeric),
         "number_expected_missing": float(wants_number and not numeric),
-        "number_expected_vague": float(wants_number and vague),
         "time_expected_found": float(wants_time and timely),
         "time_expected_missing": float(wants_time and not timely),
         "name_expected_found": float(wants_name and named),

@@ -152,8 +152,6 @@ def test_features_read_the_question_against_the_answer_and_its_evidence(seed_tex
 
     sentence = next(s for s in seed_text.split("\n") if "a total of 46 members" in s)
 
-    lead = next(s for s in seed_text.split("\n") if "Dozens of soldiers" in s)
-
     def judged(question: str, answer: str) -> dict[str, float]:
         return features(
             Evidence(
@@ -170,8 +168,6 @@ def test_features_read_the_question_against_the_answer_and_its_evidence(seed_tex
                 1,
                 0.5,
                 0.0,
-                previous_sentence=lead,
-                position=seed_text.index(sentence) / len(seed_text),
             )
         )
 
@@ -180,13 +176,6 @@ def test_features_read_the_question_against_the_answer_and_its_evidence(seed_tex
     assert count["margin"] == 4.0 and count["rank"] == 1.0
     assert count["number_expected_found"] == 1.0 and count["number_expected_missing"] == 0.0
     assert count["question_in_sentence"] == 2 / 3  # "crossed", "border"; not "soldiers"
-    assert count["question_near_sentence"] == 1.0  # "soldiers" is in the sentence before
-    assert 0.05 < count["article_position"] < 0.1
-    assert count["number_expected_vague"] == 0.0
-    vague = judged("how many soldiers crossed the border?", "Dozens")
-    assert vague["number_expected_found"] == 1.0 and vague["number_expected_vague"] == 1.0
-    assert judged("how many soldiers crossed?", "a dozen")["number_expected_vague"] == 0.0
-    assert judged("how many soldiers crossed?", "hundreds of 46")["number_expected_vague"] == 0.0
     who = judged("who crossed the border near Chitral?", "five officers")
     assert who["name_expected_missing"] == 1.0 and who["name_expected_found"] == 0.0
     off_topic = judged("who won the football match?", "Afghanistan")
