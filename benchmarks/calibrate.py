@@ -155,7 +155,7 @@ def calibration_questions(limit: int, seed: int = 0) -> list[dict]:
 
 def collect_rows(precision: str, limit: int, reuse: bool) -> tuple[list[dict], list[dict]]:
     """The calibration questions and every candidate's features (cached by precision)."""
-    cache = CACHE / f"calibration_{cpu_precision(precision, bundled=True)}_{limit}.json.gz"
+    cache = CACHE / f"calibration_{cpu_precision(precision)}_{limit}.json.gz"
     if reuse and cache.exists():
         with gzip.open(cache, "rt", encoding="utf-8") as handle:
             stored = json.load(handle)
@@ -338,7 +338,7 @@ def main() -> None:
         "intercept": round(intercept, 6),
         "min_confidence": full["bar"],
         "strict_confidence": full["strict_bar"],
-        "precision": cpu_precision(args.precision, bundled=True),
+        "precision": cpu_precision(args.precision),
         "questions": len(questions),
         "candidates": len(candidates),
         "right_means": f"SQuAD F1 >= {RIGHT_F1} against the golds",

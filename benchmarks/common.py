@@ -25,7 +25,7 @@ def add_precision_option(parser) -> None:
         "--precision",
         choices=PRECISIONS,
         default="auto",
-        help="generator on CPU: auto is bf16 with AMX, else int8 (the library's default)",
+        help="generator on CPU: auto is bf16 with AMX, else fp32 (the library's default)",
     )
 
 

@@ -40,8 +40,8 @@ class NewsQA:
     ``device`` is auto, cpu, cuda or mps; ``model`` is the bundled ``newsqa-mini`` by default,
     or any Hugging Face seq2seq model name or local folder. ``grounded`` (default: on for the
     bundled model) makes every answer a quote of the article. ``precision`` is how the
-    generator runs on CPU: auto (bf16 on CPUs with AMX, else int8 for the bundled model), fp32,
-    bf16 or int8; ``$NEWSQA_PRECISION`` sets the default.
+    generator runs on CPU: auto (bf16 on CPUs with AMX, else fp32), fp32, bf16 or int8 (faster,
+    answers a little worse); ``$NEWSQA_PRECISION`` sets the default.
 
     ``Answer.confidence`` is the probability that an answer is right, from the model's
     calibrator (``calibration.json`` beside it, fitted on questions held out of training). An

@@ -127,11 +127,12 @@ def test_int8_quantization_keeps_grounded_decoding_and_its_quality(generator, sq
     assert scores["int8"] >= 0.5, scores
 
 
-def test_cpu_precision_defaults_to_int8_for_the_bundled_model_without_amx(monkeypatch):
+def test_cpu_precision_defaults_to_bf16_with_amx_else_fp32(monkeypatch):
     monkeypatch.delenv("NEWSQA_PRECISION", raising=False)
     amx = native_cpu_bf16()
-    assert Seq2SeqGenerator(device="cpu").precision == ("bf16" if amx else "int8")
-    assert cpu_precision(None, bundled=False) == ("bf16" if amx else "fp32")
+    assert Seq2SeqGenerator(device="cpu").precision == ("bf16" if amx else "fp32")
+    assert cpu_precision(None) == ("bf16" if amx else "fp32")
+    assert Seq2SeqGenerator(device="cpu", precision="int8").precision == "int8"
     assert Seq2SeqGenerator(device="cpu", precision="fp32").precision == "fp32"
     monkeypatch.setenv("NEWSQA_PRECISION", "BF16")
     assert Seq2SeqGenerator(device="cpu").precision == "bf16"
