@@ -53,9 +53,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "int8")
 def cpu_precision(requested: str | None) -> str:
     """The CPU precision for ``requested`` (or ``$NEWSQA_PRECISION``, or ``auto``).
 
-    ``auto`` never picks int8: with the exact grounded search it cost newsqa-mini 1.6 F1 on
-    TweetQA and 1.8 on our news set never refusing, more at the default bar (README,
-    "Performance"), beyond the 1 point a default may cost.
+    ``auto`` never picks int8: it answers worse than a default may (README, "Performance").
     """
     name = (requested or os.environ.get("NEWSQA_PRECISION") or "auto").strip().lower()
     if name not in PRECISIONS:
