@@ -60,22 +60,21 @@ def score(rows: list[dict], answers: dict) -> dict:
     return result
 
 
-def candidates(qa: NewsQA, rows: list[dict], cache: Path | None, reuse: bool) -> dict:
+def candidates(qa: NewsQA, rows: list[dict], cache: Path, reuse: bool) -> dict:
     """Each question's candidates, collected through the library and kept in ``cache`` (a local
     pickle under models/runs); with ``reuse``, read back from there, so that a refitted
     calibrator is replayed on the same candidates without generating again."""
-    if reuse and cache is not None and cache.exists():
+    if reuse and cache.exists():
         with gzip.open(cache, "rb") as handle:
             return pickle.load(handle)
     found = collect(qa, rows)
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        with gzip.open(cache, "wb") as handle:
-            pickle.dump(found, handle)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(cache, "wb") as handle:
+        pickle.dump(found, handle)
     return found
 
 
-def evaluate(qa: NewsQA, rows: list[dict], cache: Path | None = None, reuse: bool = False) -> dict:
+def evaluate(qa: NewsQA, rows: list[dict], cache: Path, reuse: bool) -> dict:
     """Scores at the default and strict bars, the frontier and the reliability table."""
     found = candidates(qa, rows, cache, reuse)
 
