@@ -44,6 +44,7 @@ def check_question(question: str) -> str:
 class Candidate:
     """One passage's best groundable answer, with what the calibrator judges it by."""
 
+    question: str
     passage: Passage
     generation: Generation
     span: tuple[int, int]  # in the passage's chunk
@@ -124,7 +125,7 @@ def _candidates(
     """The question's chosen answers, each with its features (agreement needs all of them)."""
     best_similarity = max((p.similarity for p in passages), default=0.0)
     bare = {
-        rank: Candidate(passages[rank], generation, span, {})
+        rank: Candidate(question, passages[rank], generation, span, {})
         for rank, *_, generation, span in picks
     }
     found = []
@@ -182,7 +183,7 @@ def _choose(outputs: list[Generation], context: str):
 def decide(found: list[Candidate], calibrator: Calibrator, min_confidence: float) -> Answer:
     """The candidate most likely right, if that probability reaches ``min_confidence``; else
     "not in the article", with the probability that this is right (1 - the best's)."""
-    best, probability = best_candidate(found, calibrator)
+    best, probability = best_candidate(found, calibrator, min_confidence)
     if best is None:
         return Answer(NOT_IN_ARTICLE, False, 1.0, [])
     if probability < min_confidence:
@@ -195,13 +196,35 @@ def decide(found: list[Candidate], calibrator: Calibrator, min_confidence: float
 
 
 def best_candidate(
-    found: list[Candidate], calibrator: Calibrator
+    found: list[Candidate], calibrator: Calibrator, min_confidence: float = 0.0
 ) -> tuple[Candidate | None, float]:
-    """The candidate the calibrator finds most likely right, and that probability."""
+    """The candidate the calibrator finds most likely right, and that probability.
+
+    A question that asks how many is answered with a number where the article gives one: a
+    vague amount ("Dozens", "hundreds of people") yields to the candidate nearest it in its
+    article that states a number, if that one reaches ``min_confidence`` too (a news lead
+    rounds, the lines after it count)."""
     scored = [(calibrator.probability(c.features), c) for c in found]
     if not scored:
         return None, 0.0
     probability, best = max(scored, key=lambda pair: pair[0])
+    if confidence.asks_count(best.question) and confidence.is_vague_amount(best.text):
+        counts = [
+            (p, c)
+            for p, c in scored
+            if p >= min_confidence
+            and confidence.is_exact_amount(c.text)
+            and not confidence.is_vague_amount(c.text)
+        ]
+        if counts:
+            vague, where = best, best.article_span[0]
+            probability, best = min(
+                counts,
+                key=lambda pair: (
+                    pair[1].passage.article_id != vague.passage.article_id,
+                    abs(pair[1].article_span[0] - where),
+                ),
+            )
     return best, probability
 
 

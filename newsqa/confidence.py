@@ -44,6 +44,17 @@ _EXPECTS_NUMBER = re.compile(
 )
 _EXPECTS_TIME = re.compile(r"\bwhen\b|\bwhat (?:year|time|date|day|month)\b|\bwhich year\b", re.I)
 _EXPECTS_NAME = re.compile(r"\bwho(?:m|se)?\b|\bwhere\b", re.I)
+_ASKS_COUNT = re.compile(r"\bhow (?:many|much)\b|\bwhat (?:number|amount)\b", re.I)
+_VAGUE_AMOUNT = re.compile(
+    r"(?:(?:a|some|several|many) )?(?:few|several|many|numerous|dozens|scores|hundreds|"
+    r"thousands|millions|billions)\b",
+    re.I,
+)
+_EXACT_NUMBER_WORDS = _word_set(
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
+    "hundred thousand million billion dozen half"
+)
 
 
 def content_words(text: str) -> set[str]:
@@ -56,6 +67,22 @@ def _share(part: set[str], whole_text: str) -> float:
     if not part:
         return 1.0
     return len(part & set(_WORD.findall(whole_text.lower()))) / len(part)
+
+
+def asks_count(question: str) -> bool:
+    """Whether ``question`` asks how many or how much."""
+    return bool(_ASKS_COUNT.search(question))
+
+
+def is_vague_amount(answer: str) -> bool:
+    """An amount without a number: "Dozens", "hundreds of people", "several"."""
+    return not any(c.isdigit() for c in answer) and bool(_VAGUE_AMOUNT.match(answer.strip()))
+
+
+def is_exact_amount(answer: str) -> bool:
+    """An answer that gives a number: digits ("46", "1.5m") or number words ("five", "a dozen")."""
+    words = set(_WORD.findall(answer.lower()))
+    return any(c.isdigit() for c in answer) or bool(words & _EXACT_NUMBER_WORDS)
 
 
 @dataclass(frozen=True)

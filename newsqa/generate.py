@@ -46,21 +46,23 @@ def native_cpu_bf16() -> bool:
 
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
-"""How the generator runs on CPU. ``auto``: bf16 where the CPU has AMX, fp32 elsewhere. ``int8``
-(dynamic quantization of the linear layers) is 1.5x faster than fp32 but answers worse."""
+"""How the generator runs on CPU. ``auto`` is fp32 on every CPU: the same question gets the same
+answer on any machine, whatever it is batched with. bf16 (1.3x faster with AMX) and ``int8``
+(dynamic quantization of the linear layers, 1.5x) answer a little worse and round differently
+from one CPU, and one batch, to another."""
 
 
 def cpu_precision(requested: str | None) -> str:
     """The CPU precision for ``requested`` (or ``$NEWSQA_PRECISION``, or ``auto``).
 
-    ``auto`` never picks int8: it answers worse than a default may (README, "Performance").
+    ``auto`` is fp32 (see ``PRECISIONS``; README, "Performance").
     """
     name = (requested or os.environ.get("NEWSQA_PRECISION") or "auto").strip().lower()
     if name not in PRECISIONS:
         raise InputError(f"unknown precision {name!r}: choose {', '.join(PRECISIONS)}")
     if name != "auto":
         return name
-    return "bf16" if native_cpu_bf16() else "fp32"
+    return "fp32"
 
 
 @dataclass(frozen=True)

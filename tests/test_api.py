@@ -39,12 +39,12 @@ def test_answers_keep_the_articles_casing(qa):
 
 def test_the_demo_question_is_answered_with_the_crossing_it_reports(qa):
     """The README's demo: "how many soldiers?" of the seed article, at the default bar, is
-    answered with a count of the soldiers who crossed, quoted from a sentence reporting it."""
+    answered with the count of the soldiers who crossed, quoted from the statement's sentence
+    (the lead's "Dozens" is the reader's likelier span; the article's count is the answer)."""
     answer = qa.ask("how many soldiers?")
-    assert answer.answerable
-    assert re.fullmatch(r"46|Dozens", answer.text)
+    assert answer.answerable and answer.text == "46"
     evidence = answer.evidence[0]
-    assert re.search(r"(crossed|slipped across) the border", evidence.sentence)
+    assert evidence.sentence.startswith("The statement said a total of 46 members")
     assert qa.articles()[0].text[evidence.start : evidence.end] == answer.text
     assert answer.confidence >= qa.min_confidence
     precise = qa.ask(COUNT_QUESTION)
@@ -172,4 +172,7 @@ def test_models_load_once_per_process(qa):
     other = newsqa.NewsQA(device="cpu")
     assert other.generator.model is qa.generator.model
     assert other.embedder.model is qa.embedder.model
-    assert newsqa.NewsQA(device="cpu", precision="fp32").generator.model is not qa.generator.model
+    other_precision = "int8" if qa.generator.precision != "int8" else "fp32"
+    assert newsqa.NewsQA(device="cpu", precision=other_precision).generator.model is not (
+        qa.generator.model
+    )

@@ -8,7 +8,6 @@ from newsqa.generate import (
     Seq2SeqGenerator,
     bundled_model_path,
     cpu_precision,
-    native_cpu_bf16,
 )
 from newsqa.metrics import normalize_answer
 from newsqa.prompts import NO_ANSWER, qa_request
@@ -127,11 +126,10 @@ def test_int8_quantization_keeps_grounded_decoding_and_its_quality(generator, sq
     assert scores["int8"] >= 0.5, scores
 
 
-def test_cpu_precision_defaults_to_bf16_with_amx_else_fp32(monkeypatch):
+def test_cpu_precision_defaults_to_fp32_on_any_cpu(monkeypatch):
     monkeypatch.delenv("NEWSQA_PRECISION", raising=False)
-    amx = native_cpu_bf16()
-    assert Seq2SeqGenerator(device="cpu").precision == ("bf16" if amx else "fp32")
-    assert cpu_precision(None) == ("bf16" if amx else "fp32")
+    assert Seq2SeqGenerator(device="cpu").precision == "fp32"
+    assert cpu_precision(None) == cpu_precision("auto") == "fp32"
     assert Seq2SeqGenerator(device="cpu", precision="int8").precision == "int8"
     assert Seq2SeqGenerator(device="cpu", precision="fp32").precision == "fp32"
     monkeypatch.setenv("NEWSQA_PRECISION", "BF16")

@@ -108,7 +108,9 @@ def test_squad_normalisation_and_scores():
     assert f1_score("", "") == 1.0 and f1_score("46", "") == 0.0
 
 
-def _candidate(seed_text, quote: str, margin: float, similarity: float):
+def _candidate(
+    seed_text, quote: str, margin: float, similarity: float, question: str = "who crossed?"
+):
     from newsqa.answer import Candidate, Passage
     from newsqa.chunk import Chunk, split_sentences
     from newsqa.generate import Generation
@@ -121,7 +123,7 @@ def _candidate(seed_text, quote: str, margin: float, similarity: float):
     span = (start - sentence.start, start - sentence.start + len(quote))
     passage = Passage("seed", None, seed_text, chunk, sentences, similarity)
     features = {"margin": margin, "similarity": similarity}
-    return Candidate(passage, Generation(quote.lower(), -1.0, span), span, features)
+    return Candidate(question, passage, Generation(quote.lower(), -1.0, span), span, features)
 
 
 def test_decide_answers_the_candidate_most_likely_right_when_it_reaches_the_bar(seed_text):
@@ -145,6 +147,38 @@ def test_decide_answers_the_candidate_most_likely_right_when_it_reaches_the_bar(
     assert not declined.answerable and declined.text == NOT_IN_ARTICLE
     assert declined.confidence == round(1 - answer.confidence, 4) and declined.evidence == []
     assert not decide([], weighed, 0.0).answerable
+
+
+def test_a_how_many_question_gets_the_number_nearest_a_vague_amount_that_clears_the_bar(
+    seed_text,
+):
+    from newsqa.answer import decide
+    from newsqa.confidence import Calibrator
+
+    question = "how many soldiers?"
+    lead = _candidate(seed_text, "Dozens", margin=3.0, similarity=0.3, question=question)
+    count = _candidate(seed_text, "46", margin=1.9, similarity=0.3, question=question)
+    earlier = _candidate(seed_text, "35", margin=2.2, similarity=0.3, question=question)
+    by_margin = Calibrator({"margin": 1.0}, -1.5)  # P: Dozens 0.82, 35 0.67, 46 0.60
+
+    answer = decide([lead, earlier, count], by_margin, 0.5)
+    assert answer.text == "46"  # the count nearest the lead's "Dozens", not the likelier 35
+    assert answer.confidence == round(by_margin.probability(count.features), 4)
+    assert decide([lead, earlier, count], by_margin, 0.62).text == "35"  # 46 is below this bar
+    assert decide([lead, count], by_margin, 0.7).text == "Dozens"  # no count reaches it
+    other = _candidate(seed_text, "Dozens", margin=3.0, similarity=0.3, question="who fled?")
+    assert decide([other, count], by_margin, 0.5).text == "Dozens"  # not a count question
+
+
+def test_amounts_are_told_vague_or_exact():
+    from newsqa.confidence import asks_count, is_exact_amount, is_vague_amount
+
+    assert asks_count("How many soldiers crossed?") and asks_count("how much did it cost?")
+    assert not asks_count("who said the soldiers crossed?")
+    for vague in ["Dozens", "hundreds of soldiers", "several hundred", "a few", "thousands"]:
+        assert is_vague_amount(vague), vague
+    for exact in ["46", "five officers", "a dozen", "$1.13bn", "two hundred"]:
+        assert is_exact_amount(exact) and not is_vague_amount(exact), exact
 
 
 def test_features_read_the_question_against_the_answer_and_its_evidence(seed_text):
