@@ -201,20 +201,22 @@ def best_candidate(
     """The candidate the calibrator finds most likely right, and that probability.
 
     A question that asks how many is answered with a number where the article gives one: a
-    vague amount ("Dozens", "hundreds of people") yields to the candidate nearest it in its
-    article that states a number, if that one reaches ``min_confidence`` too (a news lead
-    rounds, the lines after it count)."""
+    vague amount ("Dozens") yields to the candidate nearest it in its article that states a
+    number the amount could stand for (46, not 4 or 4,000), if that one reaches
+    ``min_confidence`` too (a news lead rounds, the lines after it count)."""
     scored = [(calibrator.probability(c.features), c) for c in found]
     if not scored:
         return None, 0.0
     probability, best = max(scored, key=lambda pair: pair[0])
-    if confidence.asks_count(best.question) and confidence.is_vague_amount(best.text):
+    span = confidence.vague_range(best.text) if confidence.asks_count(best.question) else None
+    if span is not None:
+        low, high = span
         counts = [
             (p, c)
             for p, c in scored
             if p >= min_confidence
-            and confidence.is_exact_amount(c.text)
             and not confidence.is_vague_amount(c.text)
+            and low <= (confidence.stated_number(c.text) or -1.0) < high
         ]
         if counts:
             vague, where = best, best.article_span[0]

@@ -16,8 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
 def _word_set(words: str) -> frozenset[str]:
-    return frozenset(words.split())
+    return frozenset(_words(words))
 
 
 FUNCTION_WORDS = _word_set(
@@ -50,11 +54,33 @@ _VAGUE_AMOUNT = re.compile(
     r"thousands|millions|billions)\b",
     re.I,
 )
-_EXACT_NUMBER_WORDS = _word_set(
-    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
-    "hundred thousand million billion dozen half"
-)
+_VAGUE_SCALES = {
+    "dozen": (20, 200),
+    "score": (40, 200),
+    "hundred": (100, 2_000),
+    "thousand": (1_000, 1_000_000),
+    "million": (1_000_000, 1_000_000_000),
+    "billion": (1_000_000_000, 1_000_000_000_000),
+    "few": (2, 10),
+    "several": (3, 20),
+}
+"""The numbers a vague amount can stand for, loosely: "dozens" 20 to 199, "a few" 2 to 9."""
+_UNITS = {
+    w: n
+    for n, w in enumerate(
+        _words(
+            "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+            "fourteen fifteen sixteen seventeen eighteen nineteen"
+        )
+    )
+}
+_TENS = {
+    w: 10 * n
+    for n, w in enumerate(_words("twenty thirty forty fifty sixty seventy eighty ninety"), 2)
+}
+_SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
+_DIGITS = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(thousand|million|billion|bn|m|k)?\b", re.I)
+_SUFFIXES = {"k": 1_000, "m": 1_000_000, "bn": 1_000_000_000} | _SCALES
 
 
 def content_words(text: str) -> set[str]:
@@ -79,10 +105,39 @@ def is_vague_amount(answer: str) -> bool:
     return not any(c.isdigit() for c in answer) and bool(_VAGUE_AMOUNT.match(answer.strip()))
 
 
-def is_exact_amount(answer: str) -> bool:
-    """An answer that gives a number: digits ("46", "1.5m") or number words ("five", "a dozen")."""
-    words = set(_WORD.findall(answer.lower()))
-    return any(c.isdigit() for c in answer) or bool(words & _EXACT_NUMBER_WORDS)
+def vague_range(answer: str) -> tuple[float, float] | None:
+    """The numbers a vague amount stands for ("Dozens": 20 to 199), or None when ``answer`` is
+    not one or says no size ("many")."""
+    if not is_vague_amount(answer):
+        return None
+    words = _WORD.findall(answer.lower())
+    scales = [_VAGUE_SCALES[w.rstrip("s")] for w in words if w.rstrip("s") in _VAGUE_SCALES]
+    return max(scales) if scales else None
+
+
+def stated_number(answer: str) -> float | None:
+    """The first number ``answer`` states, in digits ("5,000", "1.5 million", "$2bn") or words
+    ("forty-six", "four thousand", "a dozen"); None when it states none."""
+    digits = _DIGITS.search(answer)
+    if digits:
+        value = float(digits.group(1).replace(",", ""))
+        return value * _SUFFIXES.get((digits.group(2) or "").lower(), 1)
+    total, current, seen = 0, 0, False
+    for word in re.findall(r"[a-z]+", answer.lower()):
+        if word in _UNITS or word in _TENS:
+            current += _UNITS.get(word, 0) + _TENS.get(word, 0)
+        elif word == "dozen":
+            current = 12 * (current or 1)
+        elif word in _SCALES:
+            current = (current or 1) * _SCALES[word]
+            if _SCALES[word] > 100:
+                total, current = total + current, 0
+        elif seen and word != "and":
+            break
+        else:
+            continue
+        seen = True
+    return float(total + current) if seen else None
 
 
 @dataclass(frozen=True)

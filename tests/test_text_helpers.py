@@ -168,17 +168,33 @@ def test_a_how_many_question_gets_the_number_nearest_a_vague_amount_that_clears_
     assert decide([lead, count], by_margin, 0.7).text == "Dozens"  # no count reaches it
     other = _candidate(seed_text, "Dozens", margin=3.0, similarity=0.3, question="who fled?")
     assert decide([other, count], by_margin, 0.5).text == "Dozens"  # not a count question
+    larger = _candidate(seed_text, "Hundreds", margin=3.0, similarity=0.3, question=question)
+    assert decide([larger, count], by_margin, 0.5).text == "Hundreds"  # 46 is not hundreds
 
 
-def test_amounts_are_told_vague_or_exact():
-    from newsqa.confidence import asks_count, is_exact_amount, is_vague_amount
+def test_amounts_are_told_vague_or_stated():
+    from newsqa.confidence import asks_count, is_vague_amount, stated_number, vague_range
 
     assert asks_count("How many soldiers crossed?") and asks_count("how much did it cost?")
     assert not asks_count("who said the soldiers crossed?")
-    for vague in ["Dozens", "hundreds of soldiers", "several hundred", "a few", "thousands"]:
-        assert is_vague_amount(vague), vague
-    for exact in ["46", "five officers", "a dozen", "$1.13bn", "two hundred"]:
-        assert is_exact_amount(exact) and not is_vague_amount(exact), exact
+    assert vague_range("Dozens") == (20, 200) and vague_range("a few") == (2, 10)
+    assert vague_range("several hundred people") == vague_range("hundreds") == (100, 2_000)
+    assert vague_range("many") is None and vague_range("46") is None
+    assert not is_vague_amount("five officers") and not is_vague_amount("a dozen")
+    stated = {
+        "46": 46,
+        "5,000 to 30,000": 5_000,
+        "$1.13bn": 1.13e9,
+        "1.5 million": 1.5e6,
+        "forty-six": 46,
+        "Four thousand": 4_000,
+        "two hundred and fifty": 250,
+        "a dozen": 12,
+        "five officers": 5,
+    }
+    for text, number in stated.items():
+        assert stated_number(text) == number, text
+    assert stated_number("the border post") is None
 
 
 def test_features_read_the_question_against_the_answer_and_its_evidence(seed_text):
