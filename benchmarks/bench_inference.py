@@ -7,8 +7,8 @@
 - ingest embedding (batched) vs. encoding one sentence at a time;
 - cold CLI ``newsqa ask`` vs. ``python -c "import torch, transformers"``; peak RSS of the CLI.
 
-    python benchmarks/bench_inference.py                    # bf16 where the CPU has it natively
-    python benchmarks/bench_inference.py --precision fp32   # the plain float32 baseline
+    python benchmarks/bench_inference.py                    # the default precision (fp32)
+    python benchmarks/bench_inference.py --precision bf16   # against fp32 in the same run
     python benchmarks/bench_inference.py --precision int8   # dynamic int8 quantization
 """
 
