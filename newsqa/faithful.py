@@ -53,7 +53,7 @@ def _pipeline():
     import spacy
 
     with _LOADING:
-        return spacy.load(SPACY_MODEL, exclude=["lemmatizer"])
+        return spacy.load(SPACY_MODEL)
 
 
 def nlp(text: str):
@@ -180,10 +180,15 @@ def _list_items(source: str) -> tuple[tuple[int, int], ...]:
     return tuple(pairs)
 
 
-def written_as(text: str, article: str) -> str | None:
+def written_as(text: str, article: str, inflect_from: str = "") -> str | None:
     """``text`` (a headline, say) with every word as ``article`` writes it and the gaps of words
     that stand side by side there ("1,000", "Louis-Dreyfus"); ``None`` when it has a content
-    word the article lacks or unbalances a quote."""
+    word the article lacks, follows a number with a word that does not follow it in the article
+    ("between seven pct" from "between seven and 12 pct"), or unbalances a quote.
+
+    A word the article lacks is allowed when it inflects a word of ``inflect_from`` (the lead
+    the headline is written from): "wins" for "won", "widens" for "widened", as headlines say it.
+    """
     given = _tokens(article)
     forms: dict[str, Counter] = {}
     gaps: dict[tuple[str, str], str] = {}
@@ -193,8 +198,12 @@ def written_as(text: str, article: str) -> str | None:
             gap = article[given[j - 1][2] : start]
             gaps.setdefault((given[j - 1][0], key), " " if gap.isspace() else gap)
     wanted = [_key(t) for t in _TOKEN.findall(text)]
-    if not wanted or any(key not in forms and key not in FUNCTION_WORDS for key in wanted):
+    unknown = {k for k in wanted if k not in forms and k not in FUNCTION_WORDS}
+    if not wanted or (unknown and not unknown <= _inflections(" ".join(wanted), inflect_from)):
         return None
+    for previous, key in zip(wanted, wanted[1:]):
+        if _is_number(previous) and (previous, key) not in gaps:
+            return None
     pieces: list[str] = []
     for previous, key in zip([None, *wanted], wanted):
         word = forms[key].most_common(1)[0][0] if key in forms else key
@@ -208,3 +217,23 @@ def written_as(text: str, article: str) -> str | None:
     written = _POSSESSIVE.sub(r"\1s", "".join(pieces).strip())
     written = written[:1].upper() + written[1:]
     return written if _balanced(written) else None
+
+
+_NUMBERS = """one two three four five six seven eight nine ten eleven twelve thirteen
+fourteen fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty
+seventy eighty ninety hundred thousand million billion trillion dozen mln bln"""
+_NUMBER_WORDS = frozenset(_NUMBERS.split())
+
+
+def _is_number(key: str) -> bool:
+    return key[:1].isdigit() or key in _NUMBER_WORDS
+
+
+def _inflections(text: str, source: str) -> set[str]:
+    """The words of ``text`` that inflect a word of ``source`` (same lemma, another form)."""
+    if not source:
+        return set()
+    lemmas = {token.lemma_.lower() for token in nlp(source) if token.is_alpha}
+    return {
+        _key(token.text) for token in nlp(text) if token.is_alpha and token.lemma_.lower() in lemmas
+    }

@@ -21,7 +21,13 @@ import numpy as np
 
 from newsqa.chunk import Sentence, split_sentences
 from newsqa.errors import InputError
-from newsqa.faithful import has_finite_verb, have_finite_verbs, written_as, written_from
+from newsqa.faithful import (
+    has_finite_verb,
+    have_finite_verbs,
+    unsupported_entities,
+    written_as,
+    written_from,
+)
 from newsqa.generate import Request, Seq2SeqGenerator
 from newsqa.prompts import NO_ANSWER, headline_input, summary_input
 from newsqa.results import Article, Evidence, Summary
@@ -60,7 +66,7 @@ DUPLICATE_LIKENESS = 0.9
 HEADLINE_LEAD_WORDS = 60
 HEADLINE_MAX_WORDS = 16
 _DATELINE = re.compile(
-    r"^(\(CNN\)\s*(--|—|-)?\s*|[A-Z][A-Z.'’ -]{2,30}(,\s*[A-Z][A-Za-z0-9. ]{1,20})?"
+    r"^(\(CNN\)\s*(--|—|-)?\s*|[A-Z][A-Z.'’ -]{2,30}(,\s*[A-Z][A-Za-z0-9. ]{1,20}){0,2}"
     r"(\s*\([A-Za-z. ]{1,20}\))?\s*(:|--|—|–|-)\s+)"
 )
 
@@ -300,9 +306,10 @@ def _fit(written: list[tuple[str, Sentence]], max_words: int) -> list[tuple[str,
 
 
 def write_headline(generator, article: Article, body: list[Sentence]) -> str | None:
-    """A headline the model writes from the lead, in the article's own words and spelling.
-    When no beam passes that check: the first sentence's shortest faithful cut, if short
-    enough, else the article's title (``None`` when it has none either)."""
+    """A headline the model writes from the lead, in the article's own words and spelling (or
+    an inflection of a word of the lead: "wins" for "won"), its names, numbers and dates as the
+    article has them. When no beam passes those checks: the first sentence's shortest
+    faithful cut, if short enough, else the article's title (``None`` when it has none either)."""
     lead, words = [], 0
     for sentence in body:
         if words >= HEADLINE_LEAD_WORDS:
@@ -313,15 +320,19 @@ def write_headline(generator, article: Article, body: list[Sentence]) -> str | N
         beams = generator.generate(
             [Request(headline_input(" ".join(lead)))],
             max_new_tokens=24,
-            num_beams=4,
+            num_beams=8,
             no_repeat_ngram_size=2,
         )[0]
         for beam in beams:
-            written = written_as(_usable(beam.text), article.text)
-            if written and len(written.split()) >= 3:
+            written = written_as(_usable(beam.text), article.text, inflect_from=" ".join(lead))
+            if (
+                written
+                and len(written.split()) >= 3
+                and unsupported_entities(written, article.text)[1] == 0
+            ):
                 return written.rstrip(".")
         shortest = variants("", body[0])[-1]
-        if len(shortest.split()) <= HEADLINE_MAX_WORDS:
+        if len(shortest.split()) <= HEADLINE_MAX_WORDS or not article.title:
             return shortest.rstrip(".")
     return article.title
 

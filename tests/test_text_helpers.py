@@ -101,6 +101,19 @@ def test_verbs_names_and_numbers_are_checked_against_the_article(seed_text):
     assert written_as("soldiers flee to moscow", seed_text) is None
 
 
+def test_a_headline_may_inflect_the_leads_words_but_not_misspell_or_move_a_number(seed_text):
+    assert written_as("afghan soldiers flee to pakistan", seed_text) is None  # "fleeing"
+    assert written_as("afghan soldiers flee to pakistan", seed_text, inflect_from=seed_text) == (
+        "Afghan soldiers flee to Pakistan"
+    )
+    assert written_as("afghan soldeirs flee", seed_text, inflect_from=seed_text) is None
+    assert written_as("46 members cross border", seed_text, inflect_from=seed_text) == (
+        "46 members cross border"
+    )
+    # the article has "46 members", never "46 soldiers"
+    assert written_as("46 soldiers cross border", seed_text, inflect_from=seed_text) is None
+
+
 def test_squad_normalisation_and_scores():
     assert normalize_answer("The  U.S. Army!") == "us army"
     assert exact_match("the Taliban", "Taliban") == 1.0
