@@ -215,10 +215,16 @@ def written_as(text: str, article: str, inflect_from: str = "") -> str | None:
             pieces.append(gap)
         pieces.append(word)
     written = _POSSESSIVE.sub(r"\1s", "".join(pieces).strip())
+    written = _CAPITAL_POSSESSIVE.sub(r"\1s", written)
     written = written[:1].upper() + written[1:]
+    if not set(_FULL_NUMBER.findall(written)) <= set(_FULL_NUMBER.findall(article)):
+        return None  # "5 billion" from "4.5 billion"
     return written if _balanced(written) else None
 
 
+_FULL_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_CAPITAL_POSSESSIVE = re.compile(r"(?<=[a-z])(['’])S\b")
+"""An "'S" after a lower-case letter ("Asia'S", its "s" cased as in "U.S."): a possessive."""
 _NUMBERS = """one two three four five six seven eight nine ten eleven twelve thirteen
 fourteen fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty
 seventy eighty ninety hundred thousand million billion trillion dozen mln bln"""

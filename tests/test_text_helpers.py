@@ -112,6 +112,9 @@ def test_a_headline_may_inflect_the_leads_words_but_not_misspell_or_move_a_numbe
     )
     # the article has "46 members", never "46 soldiers"
     assert written_as("46 soldiers cross border", seed_text, inflect_from=seed_text) is None
+    wire = "The U.S. said debt of 4.5 billion dlrs worries Asia's exporters."
+    assert written_as("5 billion dlrs", wire) is None  # a piece of 4.5 is not a number it states
+    assert written_as("asia ' s exporters", wire) == "Asia's exporters"
 
 
 def test_squad_normalisation_and_scores():
