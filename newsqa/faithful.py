@@ -184,7 +184,8 @@ def written_as(text: str, article: str, inflect_from: str = "") -> str | None:
     """``text`` (a headline, say) with every word as ``article`` writes it and the gaps of words
     that stand side by side there ("1,000", "Louis-Dreyfus"); ``None`` when it has a content
     word the article lacks, follows a number with a word that does not follow it in the article
-    ("between seven pct" from "between seven and 12 pct"), or unbalances a quote.
+    ("between seven pct" from "between seven and 12 pct"), states a number the article does not
+    state whole ("5 billion" from "4.5 billion"), or unbalances a quote.
 
     A word the article lacks is allowed when it inflects a word of ``inflect_from`` (the lead
     the headline is written from): "wins" for "won", "widens" for "widened", as headlines say it.
@@ -237,9 +238,13 @@ def _is_number(key: str) -> bool:
 
 def _inflections(text: str, source: str) -> set[str]:
     """The words of ``text`` that inflect a word of ``source`` (same lemma, another form)."""
-    if not source:
-        return set()
-    lemmas = {token.lemma_.lower() for token in nlp(source) if token.is_alpha}
+    lemmas = _lemmas(source)
     return {
         _key(token.text) for token in nlp(text) if token.is_alpha and token.lemma_.lower() in lemmas
     }
+
+
+@lru_cache(maxsize=64)
+def _lemmas(source: str) -> frozenset[str]:
+    """The lemmas of ``source``'s words (parsed once for all of a headline's beams)."""
+    return frozenset(token.lemma_.lower() for token in nlp(source) if token.is_alpha)

@@ -309,7 +309,8 @@ def write_headline(generator, article: Article, body: list[Sentence]) -> str | N
     """A headline the model writes from the lead, in the article's own words and spelling (or
     an inflection of a word of the lead: "wins" for "won"), its names, numbers and dates as the
     article has them. When no beam passes those checks: the first sentence's shortest
-    faithful cut, if short enough, else the article's title (``None`` when it has none either)."""
+    faithful cut, if short enough or the article has no title, else the title (``None`` when
+    the article has neither a title nor a sentence with a verb)."""
     lead, words = [], 0
     for sentence in body:
         if words >= HEADLINE_LEAD_WORDS:
