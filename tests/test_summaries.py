@@ -9,7 +9,7 @@ import newsqa
 from newsqa.chunk import split_sentences
 from newsqa.faithful import has_finite_verb, unsupported_entities, written_as
 from newsqa.results import Article
-from newsqa.summaries import body_sentences, closed_quotes
+from newsqa.summaries import COMPRESSED_SHARE, _shortened, body_sentences, closed_quotes, variants
 
 
 def _assert_faithful(summary, article) -> None:
@@ -64,6 +64,23 @@ def test_captions_are_not_summary_sentences():
         "Police released footage of the brawl in a parking lot on Monday.",
         "The family had camped outside the store for days.",
     ]
+
+
+def test_a_faithful_cut_that_keeps_most_of_a_sentence_is_used_to_make_room(seed_text):
+    """The ISPR sentence's cut keeps 19 of its 28 words, so it stands in for the sentence and
+    leaves room for another; a cut that keeps 9 of 26 loses too much and is used only when the
+    whole sentence does not fit."""
+    sentences = {s.text[:12]: s for s in split_sentences(seed_text)}
+    ispr = variants("", sentences["The “soldier"])
+    assert [len(line.split()) for line in ispr] == [28, 19]
+    assert COMPRESSED_SHARE * 28 <= 19
+    assert _shortened(ispr, room=80) == ispr[1]
+    capitals = variants("", sentences["They are als"])
+    assert [len(line.split()) for line in capitals] == [26, 9]
+    assert COMPRESSED_SHARE * 26 > 9
+    assert _shortened(capitals, room=80) == capitals[0]
+    assert _shortened(capitals, room=12) == capitals[1]
+    assert _shortened(capitals, room=5) is None
 
 
 def test_a_quotation_cut_open_by_the_sentence_splitter_is_closed():
