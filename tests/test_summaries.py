@@ -9,7 +9,7 @@ import newsqa
 from newsqa.chunk import split_sentences
 from newsqa.faithful import has_finite_verb, unsupported_entities, written_as
 from newsqa.results import Article
-from newsqa.summaries import COMPRESSED_SHARE, _shortened, body_sentences, closed_quotes, variants
+from newsqa.summaries import _shortened, body_sentences, closed_quotes, variants
 
 
 def _assert_faithful(summary, article) -> None:
@@ -66,19 +66,19 @@ def test_captions_are_not_summary_sentences():
     ]
 
 
-def test_a_faithful_cut_that_keeps_most_of_a_sentence_is_used_to_make_room(seed_text):
-    """The ISPR sentence's cut keeps 19 of its 28 words, so it stands in for the sentence and
-    leaves room for another; a cut that keeps 9 of 26 loses too much and is used only when the
-    whole sentence does not fit."""
+def test_a_sentence_is_shortened_only_when_it_does_not_fit(seed_text):
+    """The ISPR sentence (28 words) has a faithful cut of 19; the capitals one (26) of 9. By
+    default the whole sentence is used where it fits and the longest cut that fits where it
+    does not; with a compressed share of 0.5 the ISPR cut stands in for its sentence anyway."""
     sentences = {s.text[:12]: s for s in split_sentences(seed_text)}
     ispr = variants("", sentences["The “soldier"])
     assert [len(line.split()) for line in ispr] == [28, 19]
-    assert COMPRESSED_SHARE * 28 <= 19
-    assert _shortened(ispr, room=80) == ispr[1]
+    assert _shortened(ispr, room=80) == ispr[0]
+    assert _shortened(ispr, room=20) == ispr[1]
+    assert _shortened(ispr, room=80, share=0.5) == ispr[1]
     capitals = variants("", sentences["They are als"])
     assert [len(line.split()) for line in capitals] == [26, 9]
-    assert COMPRESSED_SHARE * 26 > 9
-    assert _shortened(capitals, room=80) == capitals[0]
+    assert _shortened(capitals, room=80, share=0.5) == capitals[0]
     assert _shortened(capitals, room=12) == capitals[1]
     assert _shortened(capitals, room=5) is None
 
