@@ -114,7 +114,7 @@ def written_from(rewrite: str, source: str) -> str | None:
         matched.append(found)
         cursor = found + 1
     kept = {j for j in matched if j is not None}
-    if _splits_a_word(kept, given, source):
+    if _splits_a_word(kept, given):
         return None
     if any(given[j][0] in NEGATIONS for j in set(range(len(given))) - kept):
         return None
@@ -126,7 +126,7 @@ def written_from(rewrite: str, source: str) -> str | None:
     return text if _balanced(text) else None
 
 
-def _splits_a_word(kept: set[int], given, source: str) -> bool:
+def _splits_a_word(kept: set[int], given: list[tuple[str, int, int]]) -> bool:
     """Whether ``kept`` drops a token from inside a word it keeps parts of: the apostrophe of
     "Jr.'s" (which would read "Jr. s"), the comma of "1,000", the hyphen of "Louis-Dreyfus"."""
     word: list[int] = []

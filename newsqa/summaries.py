@@ -43,9 +43,8 @@ MIN_WORDS = 4
 COMPRESSED_SHARE = 1.0
 """A faithful shortening (the model's or a clause cut) that keeps at least this share of its
 sentence's words is used in place of the sentence, freeing room for another; at 1.0 a sentence
-is shortened only when it does not fit. 0.5 scored ROUGE-2 23.60 vs 23.41 on the 492 Inshorts
-training pairs (benchmarks/tune_summarize.py) but 16.65 vs 17.54 on CNN/DM: the cut clauses
-carried facts the next sentence did not, so it is not used."""
+is shortened only when it does not fit, since the clauses a cut drops carry facts (the model
+card, session 13, has the measurements; benchmarks/tune_summarize.py sweeps it)."""
 _CAPTION_LABEL = re.compile(r"^([A-Z][\w'’-]*(?: [\w'’-]+){0,3}):\s")
 _CAPTION_POINTER = re.compile(
     r"^(?:Above|Below|Pictured|Inset|Top|Bottom)(?: (?:left|right|above|below|centre|center))?,\s"
