@@ -37,6 +37,9 @@ _GLUED_END = re.compile(r"[a-z]{2}[.!?][\"”’]?(?=[A-Z][a-z])")
 """A sentence end with no space before the next sentence ("the community.Dr Venter"), as
 text scraped from paragraphs often has; pysbd reads it as one sentence."""
 _HAS_WORD = re.compile(r"\w")
+_QUOTE_CLOSED_MID_SENTENCE = re.compile(r"\s*[\"'”’]\s+[a-z]")
+"""A piece that starts with a quotation's closing mark and goes on in lower case ("...the
+Alliance.' said its president."): the sentence the quotation is in goes on."""
 _ENUMERATOR = re.compile(r"\s*\d{1,3}[.)]\s*")
 """A list item's number standing alone, as "7." of "7. He loves peanut butter cups." """
 _LAST_SPACE = re.compile(r"\s\S*\Z")
@@ -124,12 +127,12 @@ def _sentence_ends(text: str, start: int, stop: int) -> list[int]:
 
 def _joined(text: str, start: int, ends: list[int]) -> list[int]:
     """``ends`` without the ones that leave no sentence: a closing quote or bracket left alone
-    ("...the thing." + "'") joins the sentence before it, and a list number ("7.") the one
-    after it."""
+    ("...the thing." + "'"), or one that the sentence goes on after ("' said Mr Portnow."),
+    joins the sentence before it, and a list number ("7.") the one after it."""
     kept: list[int] = []
     for end in ends:
         piece = text[kept[-1] if kept else start : end]
-        if kept and not _HAS_WORD.search(piece):
+        if kept and (not _HAS_WORD.search(piece) or _QUOTE_CLOSED_MID_SENTENCE.match(piece)):
             kept[-1] = end
         elif _ENUMERATOR.fullmatch(piece) and end != ends[-1]:
             continue

@@ -64,6 +64,17 @@ def test_a_closing_quote_stays_with_its_sentence_and_a_list_number_with_the_next
     ]
 
 
+def test_a_sentence_that_goes_on_after_a_closing_quote_is_not_cut_there():
+    text = (
+        "'We are proud to honour her work for musicians.' said the academy's president, Ann Lee."
+        " The evening's other guests included two senators."
+    )
+    assert [s.text for s in split_sentences(text)] == [
+        "'We are proud to honour her work for musicians.' said the academy's president, Ann Lee.",
+        "The evening's other guests included two senators.",
+    ]
+
+
 def test_seed_sentence_is_found_whole(seed_text):
     texts = [s.text for s in split_sentences(seed_text)]
     assert any(t.startswith("The statement said a total of 46 members") for t in texts)
