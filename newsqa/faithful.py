@@ -61,6 +61,12 @@ def nlp(text: str):
     return _pipeline()(text)
 
 
+@lru_cache(maxsize=256)
+def parsed(source: str):
+    """The ``Doc`` of a sentence that shortenings are checked against, parsed once."""
+    return nlp(source)
+
+
 def has_finite_verb(text: str) -> bool:
     """Whether ``text`` holds a finite verb (said, crossed, is, will...): a clause, not a
     fragment such as a caption or a headline-style noun phrase."""
@@ -116,7 +122,7 @@ def written_from(rewrite: str, source: str) -> str | None:
     kept = {j for j in matched if j is not None}
     if _splits_a_word(kept, given):
         return None
-    if any(given[j][0] in NEGATIONS for j in set(range(len(given))) - kept):
+    if _drops_a_negation(source, kept):
         return None
     if not _core_tokens(source) <= kept:
         return None
@@ -166,6 +172,31 @@ def unsupported_entities(summary: str, article: str) -> tuple[int, int]:
     return len(found), sum(" ".join(e.split()) not in plain for e in found)
 
 
+def _drops_a_negation(source: str, kept: set[int]) -> bool:
+    """Whether a shortening that keeps tokens ``kept`` of ``source`` drops a negation and
+    keeps what it negates ("no one was hurt" is not "one was hurt"); a clause dropped whole
+    with its negation (", who wasted no time,") is fine."""
+    heads = _negated(source)
+    for j, (key, _, _) in enumerate(_tokens(source)):
+        if key in NEGATIONS and j not in kept and heads.get(j, j) in kept | {j}:
+            return True
+    return False
+
+
+@lru_cache(maxsize=512)
+def _negated(source: str) -> dict[int, int]:
+    """Token index of each negation in ``source`` -> index of the word it modifies."""
+    starts = {s: j for j, (_, s, _e) in enumerate(_tokens(source))}
+    return {
+        starts[token.idx]: starts[token.head.idx]
+        for token in parsed(source)
+        if token.lower_ in NEGATIONS
+        and token.head.i != token.i
+        and token.idx in starts
+        and token.head.idx in starts
+    }
+
+
 _THINGS = {"NOUN", "PROPN", "NUM", "ADJ", "PRON"}
 _CORE_DEPENDENCIES = {
     *("nsubj", "nsubjpass", "expl", "aux", "auxpass", "neg"),
@@ -180,7 +211,7 @@ def _core_tokens(source: str) -> frozenset[int]:
     the source says ("The government won" is not "The government won a vote")."""
     given = _tokens(source)
     core: set[int] = set()
-    for sentence in nlp(source).sents:
+    for sentence in parsed(source).sents:
         root = sentence.root
         keep = [root, *(c for c in root.children if c.dep_ in _CORE_DEPENDENCIES)]
         for token in keep:
@@ -200,7 +231,7 @@ def _list_items(source: str) -> tuple[tuple[int, int], ...]:
         return next((j for j, (_, s, _e) in enumerate(given) if s == token.idx), None)
 
     pairs = []
-    for token in nlp(source):
+    for token in parsed(source):
         if token.dep_ == "conj" and token.head.pos_ in _THINGS:
             head, item = index(token.head), index(token)
             if head is not None and item is not None:

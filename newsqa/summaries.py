@@ -24,6 +24,8 @@ from newsqa.errors import InputError
 from newsqa.faithful import (
     has_finite_verb,
     have_finite_verbs,
+    nlp,
+    parsed,
     unsupported_entities,
     written_as,
     written_from,
@@ -50,6 +52,10 @@ _CAPTION_POINTER = re.compile(
     r"^(?:Above|Below|Pictured|Inset|Top|Bottom)(?: (?:left|right|above|below|centre|center))?,\s"
 )
 """How a caption points at its picture, as "Above, two of the suspects, currently jailed." """
+_TITLE_COLON = re.compile(r"^\S+(?: \S+)* [A-Z][\w'’-]*: [A-Z]")
+"""A colon between a title and its subtitle ("With the new Avengers: Age of Ultron out,
+..."): the words on both sides of it are capitalised, where a caption's label ends in a
+lower-case word ("Strictly business: ...") or is one word ("Wanted: ...")."""
 _CLAUSE_END = re.compile(r"(,|;|:|\s[-–—])\s")
 _QUOTES = [
     (re.compile(r"“"), re.compile(r"”"), "”"),
@@ -162,11 +168,11 @@ def body_sentences(article: Article, sentences: list[Sentence]) -> list[Sentence
 def _is_caption(text: str) -> bool:
     """How pages caption their pictures: a short label and a colon, the label one word
     ("Wanted: ...") or no clause ("Strictly business: ..."), or a pointer at the picture
-    ("Above, ...")."""
+    ("Above, ..."); not a title with a subtitle ("Fall of an Empire: The Story of ...")."""
     if _CAPTION_POINTER.match(text):
         return True
     label = _CAPTION_LABEL.match(text)
-    if not label:
+    if not label or _TITLE_COLON.match(text[: label.end() + 1]):
         return False
     return " " not in label.group(1) or not has_finite_verb(label.group(1))
 
@@ -196,7 +202,64 @@ def variants(rewrite: str, source: Sentence) -> list[str]:
             and has_finite_verb(prefix)
         ):
             found.add(_ended(prefix))
+    for pruned in _without_asides(text):
+        written = written_from(pruned, text)
+        if written and len(written.split()) >= MIN_WORDS and _is_clause(written):
+            found.add(_ended(written))
     return sorted(found, key=lambda line: -len(line.split()))
+
+
+_ASIDES = {"appos", "relcl", "acl"}
+"""What a sentence says in passing between commas: an apposition (", a reporter for ESPN,"), a
+non-restrictive relative clause (", who took office in May,"), a participle (", aged 54,")."""
+_OPENER_MARKS = {"after", "before", "while", "whilst", "as", "since", "although", "though"}
+"""Words that open a clause before the subject that may go ("After the match, he said...");
+not "if", "unless" or "when": without its condition a sentence claims more."""
+
+
+def _is_clause(text: str) -> bool:
+    """Whether ``text``'s main verb is finite and has its subject."""
+    root = next(iter(nlp(text).sents)).root
+    subject = any(c.dep_ in ("nsubj", "nsubjpass", "expl", "csubj") for c in root.children)
+    return subject and has_finite_verb(text)
+
+
+def _is_opener(token) -> bool:
+    """Whether ``token`` heads a phrase before the subject that the sentence's claim does not
+    rest on: a participle ("Speaking to reporters, ..."), a clause of time or concession, a
+    time or linking word ("Last week, ...", "However, ..."); not a condition ("If ...") nor a
+    source or scope ("According to police, ...", "In Britain, ...")."""
+    if token.dep_ in ("npadvmod", "advmod"):
+        return True
+    if token.dep_ != "advcl":
+        return False
+    marks = [c.lower_ for c in token.children if c.dep_ == "mark" or c.tag_ == "WRB"]
+    return all(mark in _OPENER_MARKS for mark in marks)
+
+
+def _without_asides(text: str) -> list[str]:
+    """``text`` without what it says in passing, set off by commas (``_ASIDES``, a phrase
+    before the subject that ``_is_opener``), each alone, then all together; a list's items
+    are never asides ("Paris, London and Rome")."""
+    doc = parsed(text)
+    spans: list[tuple[int, int]] = []
+    for token in doc:
+        left, right = token.left_edge.i, token.right_edge.i
+        before = doc[left - 1].text if left > 0 else None
+        after = doc[right + 1].text if right + 1 < len(doc) else None
+        if token.dep_ in _ASIDES and before == "," and after == ",":
+            listed = any(c.dep_ in ("conj", "cc") for c in token.head.children)
+            if not listed and (right + 2 >= len(doc) or doc[right + 2].lower_ not in ("and", "or")):
+                spans.append((left - 1, right + 1))
+        elif left == 0 and after == "," and token.head.dep_ == "ROOT" and _is_opener(token):
+            spans.append((0, right + 1))
+    spans = [s for s in spans if not any(o != s and o[0] <= s[0] and s[1] <= o[1] for o in spans)]
+    out = []
+    for chosen in [[s] for s in spans] + ([spans] if len(spans) > 1 else []):
+        drop = {i for a, b in chosen for i in range(a, b + 1)}
+        kept = [t for t in doc if t.i not in drop]
+        out.append(" ".join(t.text for t in kept).rstrip(","))  # written_from spaces it
+    return out
 
 
 def closed_quotes(line: str) -> str:

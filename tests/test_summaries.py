@@ -6,7 +6,7 @@ import re
 import pytest
 
 import newsqa
-from newsqa.chunk import split_sentences
+from newsqa.chunk import Sentence, split_sentences
 from newsqa.faithful import has_finite_verb, unsupported_entities, written_as
 from newsqa.results import Article
 from newsqa.summaries import _shortened, body_sentences, closed_quotes, variants
@@ -56,13 +56,16 @@ def test_captions_are_not_summary_sentences():
         "Police released footage of the brawl in a parking lot on Monday. "
         "Above, two of the suspects, currently jailed. "
         "Pictured: the family's van. The family had camped outside the store for days. "
-        "Wanted: Police have issued a warrant for the father's arrest."
+        "Wanted: Police have issued a warrant for the father's arrest. "
+        "With Star Wars: The Force Awakens out this week, fans queued at the store overnight."
     )
     article = Article("a", None, text)
     kept = [s.text for s in body_sentences(article, split_sentences(text))]
     assert kept == [
         "Police released footage of the brawl in a parking lot on Monday.",
         "The family had camped outside the store for days.",
+        # a colon between a title and its subtitle is no caption's
+        "With Star Wars: The Force Awakens out this week, fans queued at the store overnight.",
     ]
 
 
@@ -81,6 +84,33 @@ def test_a_sentence_is_shortened_only_when_it_does_not_fit(seed_text):
     assert _shortened(capitals, room=80, share=0.5) == capitals[0]
     assert _shortened(capitals, room=12) == capitals[1]
     assert _shortened(capitals, room=5) is None
+
+
+def test_a_sentence_that_does_not_fit_can_lose_what_it_says_in_passing():
+    """An apposition, a non-restrictive relative clause or an opening participle may go, each
+    alone or all together; never the subject, a negation, a condition or a source."""
+
+    def lines(text: str) -> list[str]:
+        return variants("", Sentence(text, 0, len(text)))
+
+    said = lines(
+        "Speaking on Monday, the minister, who took office in May, said the plant, "
+        "a former steelworks, would not close."
+    )
+    assert len(said) == 5 and said[-1] == "The minister said the plant would not close."
+    assert (
+        "The minister, who took office in May, said the plant, a former steelworks, would not "
+        "close." in said
+    )
+    for line in said:
+        assert "minister said" in line or "minister, who" in line
+        assert line.endswith("would not close.")
+    assert lines("If the union agrees, the plant, a former steelworks, will not close.") == [
+        "If the union agrees, the plant, a former steelworks, will not close.",
+        "If the union agrees, the plant will not close.",
+    ]
+    sourced = lines("According to the union, the plant will close in June, with 300 jobs lost.")
+    assert all(line.startswith("According to the union, the plant will close") for line in sourced)
 
 
 def test_a_quotation_cut_open_by_the_sentence_splitter_is_closed():

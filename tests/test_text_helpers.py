@@ -52,6 +52,15 @@ def test_an_unfaithful_rewrite_is_refused():
         )
         is None
     )
+    # a negation dropped from what it negates, where the clause stays ...
+    assert written_from("one was hurt.", "No one was hurt.") is None
+    assert written_from("there were injuries.", "There were no injuries at the scene.") is None
+    assert written_from("she left.", "She left without a word.") is None
+    # ... but a clause may go whole with its negation
+    assert written_from(
+        "the coach was announcing the squad.",
+        "The coach, who wasted no time, was announcing the squad.",
+    ) == ("The coach was announcing the squad.")
     # a word broken up: the apostrophe of "Jr.'s", the comma of "1,000"
     wasps = "He posted the photo dressed as Downey Jr.'s character Iron Man."
     assert written_from("he posted the photo dressed as downey jr. s character.", wasps) is None
