@@ -187,8 +187,9 @@ def trimmed(sentence: Sentence) -> Sentence:
 
 def variants(rewrite: str, source: Sentence) -> list[str]:
     """Faithful ways to say ``source``, longest first: the sentence itself (without a
-    dateline), the model's ``rewrite`` if it is a faithful shortening, and the sentence cut at
-    a clause end ("...; ", "..., ") where the cut keeps its main verb, subject and quotes."""
+    dateline), the model's ``rewrite`` if it is a faithful shortening, the sentence cut at
+    a clause end ("...; ", "..., ") where the cut keeps its main verb, subject and quotes, and
+    the sentence without its asides (``_without_asides``) where it keeps its subject."""
     text = trimmed(source).text
     found = {text}
     written = written_from(rewrite, text) if rewrite else None
