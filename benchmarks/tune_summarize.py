@@ -69,8 +69,8 @@ def main() -> None:
     qa = NewsQA(device="cpu")
     qa.generator.generate = memoised(qa.generator.generate, key=lambda request: request.text)
     original = summaries.variants
-    variants = memoised(lambda pairs: [original(*pair) for pair in pairs], key=lambda pair: pair)
-    summaries.variants = lambda rewrite, source: variants([(rewrite, source)])[0]
+    variants = memoised(lambda items: [original(*item) for item in items], key=lambda item: item)
+    summaries.variants = lambda rewrite, source, room=None: variants([(rewrite, source, room)])[0]
     added = {
         source: [qa.add(pair["article"]) for pair in pairs] for source, pairs in picked.items()
     }

@@ -73,6 +73,14 @@ def has_finite_verb(text: str) -> bool:
     return any(_finite(token) for token in nlp(text))
 
 
+def is_clause(text: str) -> bool:
+    """Whether ``text``'s first sentence has a finite verb and its main verb a subject."""
+    doc = nlp(text)
+    root = next(iter(doc.sents)).root
+    subject = any(c.dep_ in ("nsubj", "nsubjpass", "expl", "csubj") for c in root.children)
+    return subject and any(_finite(token) for token in doc)
+
+
 def have_finite_verbs(texts: list[str]) -> list[bool]:
     """``has_finite_verb`` of each text, parsed in batches (an article's every sentence)."""
     return [any(_finite(token) for token in doc) for doc in _pipeline().pipe(texts, batch_size=64)]

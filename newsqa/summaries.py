@@ -24,7 +24,7 @@ from newsqa.errors import InputError
 from newsqa.faithful import (
     has_finite_verb,
     have_finite_verbs,
-    nlp,
+    is_clause,
     parsed,
     unsupported_entities,
     written_as,
@@ -185,12 +185,14 @@ def trimmed(sentence: Sentence) -> Sentence:
     return Sentence(sentence.text[match.end() :], sentence.start + match.end(), sentence.end)
 
 
-def variants(rewrite: str, source: Sentence) -> list[str]:
+def variants(rewrite: str, source: Sentence, room: int | None = None) -> list[str]:
     """Faithful ways to say ``source``, longest first: the sentence itself (without a
     dateline), the model's ``rewrite`` if it is a faithful shortening, the sentence cut at
     a clause end ("...; ", "..., ") where the cut keeps its main verb, subject and quotes, and
-    the sentence without its asides (``_without_asides``) where it keeps its subject."""
+    the sentence without its asides (``_without_asides``) where it keeps its subject. With
+    ``room``, cuts longer than ``room`` words are not looked at."""
     text = trimmed(source).text
+    room = len(text.split()) if room is None else room
     found = {text}
     written = written_from(rewrite, text) if rewrite else None
     if written:
@@ -198,14 +200,14 @@ def variants(rewrite: str, source: Sentence) -> list[str]:
     for cut in _CLAUSE_END.finditer(text):
         prefix = text[: cut.start()].rstrip()
         if (
-            len(prefix.split()) >= MIN_WORDS
+            MIN_WORDS <= len(prefix.split()) <= room
             and written_from(prefix, text) == prefix
             and has_finite_verb(prefix)
         ):
             found.add(_ended(prefix))
-    for pruned in _without_asides(text):
+    for pruned in _without_asides(text) if _may_fit_without_asides(text, room) else []:
         written = written_from(pruned, text)
-        if written and len(written.split()) >= MIN_WORDS and _is_clause(written):
+        if written and MIN_WORDS <= len(written.split()) <= room and is_clause(written):
             found.add(_ended(written))
     return sorted(found, key=lambda line: -len(line.split()))
 
@@ -218,11 +220,10 @@ _OPENER_MARKS = {"after", "before", "while", "whilst", "as", "since", "although"
 not "if", "unless" or "when": without its condition a sentence claims more."""
 
 
-def _is_clause(text: str) -> bool:
-    """Whether ``text``'s main verb is finite and has its subject."""
-    root = next(iter(nlp(text).sents)).root
-    subject = any(c.dep_ in ("nsubj", "nsubjpass", "expl", "csubj") for c in root.children)
-    return subject and has_finite_verb(text)
+def _may_fit_without_asides(text: str, room: int) -> bool:
+    """Whether ``text`` without asides could fit ``room`` words: asides end at a comma, so
+    what follows the last comma always stays (a cheap test that spares a parse)."""
+    return "," in text and len(text.rsplit(",", 1)[1].split()) <= room
 
 
 def _is_opener(token) -> bool:
@@ -303,7 +304,11 @@ def _compress(generator, sentences: list[Sentence], embed, max_words: int):
         room = max_words - words
         if room < MIN_WORDS:
             break
-        line = _shortened(variants(rewrite, sentence), room)
+        whole = trimmed(sentence).text
+        if COMPRESSED_SHARE >= 1.0 and MIN_WORDS <= len(whole.split()) <= room:
+            line = whole  # it fits: no shortening is looked for
+        else:
+            line = _shortened(variants(rewrite, sentence, room), room)
         if line:
             chosen.append((line, sentence))
             words += len(line.split())
