@@ -21,6 +21,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import math
 import random
 import re
 from dataclasses import dataclass
@@ -376,16 +377,56 @@ def human_unanswerable_examples(
     return train, validation
 
 
+def _topic_words(tweet: str) -> set[str]:
+    """Content words of a tweet's text (not its "— Name (@handle) date" signature), no numbers."""
+    body = tweet.rsplit("\u2014", 1)[0]
+    return {w for w in content_words(body) if len(w) > 2 and not any(c.isdigit() for c in w)}
+
+
+def _nearest_tweets(contexts: list[str], limit: int = 3, max_postings: int = 60) -> list[list[int]]:
+    """For each tweet, the ``limit`` other tweets that share the most rare words with it (by
+    summed inverse document frequency, at least two words): the same people, places and
+    events, usually another outlet's or another day's tweet."""
+    words = [_topic_words(c) for c in contexts]
+    index: dict[str, list[int]] = {}
+    for number, these in enumerate(words):
+        for word in these:
+            index.setdefault(word, []).append(number)
+    nearest = []
+    for number, these in enumerate(words):
+        score: dict[int, float] = {}
+        count: dict[int, int] = {}
+        for word in these:
+            postings = index[word]
+            if len(postings) > max_postings:  # too common to say two tweets share a topic
+                continue
+            weight = math.log(len(contexts) / len(postings))
+            for other in postings:
+                if other != number:
+                    score[other] = score.get(other, 0.0) + weight
+                    count[other] = count.get(other, 0) + 1
+        ranked = sorted((n for n in score if count[n] >= 2), key=lambda n: -score[n])
+        nearest.append(ranked[:limit])
+    return nearest
+
+
 def tweet_examples(
-    path: Path, rng: random.Random, copies: int = 2, off_topic_rate: float = 0.25
+    path: Path,
+    rng: random.Random,
+    copies: int = 2,
+    off_topic_rate: float = 0.25,
+    on_topic_rate: float = 0.35,
 ) -> list[Example]:
     """TweetQA questions whose answer is a span of the tweet (the tweet is the context), and
-    some off-topic negatives: a question with another tweet. Held-out tweets are left out."""
+    two kinds of negatives: off-topic (a question with a random other tweet) and on-topic (a
+    question with the tweet nearest its own by shared content words, which names the same people
+    or events, when no reference answer occurs in it). Held-out tweets are left out."""
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         paragraphs = json.load(handle)["data"][0]["paragraphs"]
     kept = [p for p in paragraphs if not held_out(p["context"])]
+    nearest = _nearest_tweets([p["context"] for p in kept])
     examples: list[Example] = []
-    for paragraph in kept:
+    for number, paragraph in enumerate(kept):
         context = paragraph["context"]
         for qa in paragraph["qas"]:
             answer = qa["answers"][0]
@@ -399,6 +440,13 @@ def tweet_examples(
                 if other != context:
                     examples.append(
                         Example("tweetqa-offtopic", qa_input(qa["question"], other), NO_ANSWER)
+                    )
+            if nearest[number] and rng.random() < on_topic_rate:
+                other = kept[rng.choice(nearest[number])]["context"]
+                answers = [a["text"].lower() for a in qa["answers"] if a["text"].strip()]
+                if other != context and not any(a in other.lower() for a in answers):
+                    examples.append(
+                        Example("tweetqa-ontopic", qa_input(qa["question"], other), NO_ANSWER)
                     )
     return examples
 

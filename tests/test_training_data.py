@@ -140,3 +140,29 @@ def test_human_unanswerables_and_tweets_leave_out_what_calibration_holds_out(tmp
     assert len(answered) > 5000
     assert all(e.target in _context(e) and not data.held_out(_context(e)) for e in answered)
     assert {e.target for e in tweets if e.source == "tweetqa-offtopic"} == {NO_ANSWER}
+
+
+def test_on_topic_tweet_negatives_share_the_topic_but_never_hold_an_answer():
+    """Each on-topic negative pairs a TweetQA question with another tweet that shares at least
+    two rare words with the question's own tweet, and no reference answer of it."""
+    path = data.SHARED_DATA / "tweetqa-train.json.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        paragraphs = json.load(handle)["data"][0]["paragraphs"]
+    answers_of = {
+        qa["question"]: [a["text"].lower() for a in qa["answers"] if a["text"].strip()]
+        for p in paragraphs
+        for qa in p["qas"]
+    }
+    examples = data.tweet_examples(path, random.Random(0))
+    on_topic = [e for e in examples if e.source == "tweetqa-ontopic"]
+    assert len(on_topic) > 1000
+    assert all(e.target == NO_ANSWER for e in on_topic)
+    for example in on_topic[:300]:
+        question = example.input.split("question: ", 1)[1].split(" context: ", 1)[0]
+        context = _context(example).lower()
+        assert not any(a in context for a in answers_of[question])
+    contexts = [p["context"] for p in paragraphs[:400]]
+    for number, others in enumerate(data._nearest_tweets(contexts)):
+        for other in others:
+            shared = data._topic_words(contexts[number]) & data._topic_words(contexts[other])
+            assert len(shared) >= 2 and other != number
