@@ -78,6 +78,7 @@ def news() -> list[dict]:
                 "golds": item["answers"],
                 "article": articles[item["article_id"]],
                 "kind": item["kind"],
+                "type": item["type"],
             }
         )
     return rows
