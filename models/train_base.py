@@ -5,7 +5,7 @@ everything it needs is built here first and cut into chunks that travel in conse
 
     python -m models.train_base prepare            # here: models/runs/lease/lease-NN.part + plan
     python -m models.train_base unpack             # there: join and verify the chunks
-    python -m models.train_base train --minutes 6  # there: bf16 on CUDA, best held-out weights
+    python -m models.train_base train --minutes 7  # there: bf16 on CUDA, best held-out weights
     python -m models.train_base send --out $OUT    # there: the delta in pieces of <= 15 MiB
     python -m models.train_base receive DIR        # here: the pieces -> models/newsqa-base/
 
@@ -295,13 +295,18 @@ def print_plan(lease: Path, pieces: list[dict]) -> None:
         last = number == len(pieces)
         if last:
             carry.append(str(relative / "lease-sha256.json"))
-        command = "bash models/lease_base.sh" if last else f"ls -l {relative}"
+        command = "MINUTES=7 bash models/lease_base.sh" if last else f"ls -l {relative}"
         timeout = 600 if last else 120
         step = number
         print(f"{step}. run(command={command!r}, carry={carry}, timeout_s={timeout})")
-    print(f"{step + 1}. python -m models.train_base receive <files_at of the last call>")
+    print(
+        f"{step + 1}. at once, if budget_left_s still exceeds ~100 s plus the minutes: continue "
+        "on the warm machine, run(command='MINUTES=N bash models/lease_base.sh --resume "
+        "models/newsqa-base --warmup-steps 20', carry=[], timeout_s=600)"
+    )
+    print(f"{step + 2}. python -m models.train_base receive <files_at of the last call>")
     if large:
-        print(f"{step + 2}. move back: {', '.join(large)}")
+        print(f"{step + 3}. move back: {', '.join(large)}")
 
 
 # ---------------------------------------------------------------- train (there)
@@ -405,6 +410,8 @@ def train(args):
     model = base_model.build(bundle / "base", bundle / "minilm", manifest["decoder_layers"])
     base_model.configure_tokens(model, tokenizer)
     base_model.add_lora(model, args.lora_rank, 2 * args.lora_rank)
+    if args.resume:
+        resume_from(model, Path(args.resume))
     model.to(device).train()
     epochs = load_rows(bundle / "data.npz")
     validation = [
@@ -543,6 +550,29 @@ def train(args):
     return model
 
 
+def resume_from(model, delta: Path) -> None:
+    """Start from an earlier run's delta (its LoRA adapters, decoder and projection): a lease
+    continues the last one, or a second call on a warm machine the first call's checkpoint."""
+    import torch
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    from newsqa.base_model import ADAPTER_DIR, DECODER_WEIGHTS
+
+    adapters = load_file(str(delta / ADAPTER_DIR / "adapter_model.safetensors"))
+    set_peft_model_state_dict(model.encoder, {k: v.float() for k, v in adapters.items()})
+    state = {k: v.float() for k, v in load_file(str(delta / DECODER_WEIGHTS)).items()}
+    _, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected:
+        raise SystemExit(f"{delta} does not fit this model: {unexpected[:3]}")
+    model.decoder.tie_weights()
+    with torch.no_grad():
+        lora = [p.float().abs().mean().item() for n, p in model.named_parameters() if "lora_B" in n]
+    print(
+        json.dumps({"resumed_from": str(delta), "lora_b_mean": sum(lora) / len(lora)}), flush=True
+    )
+
+
 def restore(model, weights: dict) -> None:
     """Put ``trained_weights`` back into the model."""
     import torch
@@ -554,6 +584,78 @@ def restore(model, weights: dict) -> None:
             if "lora_" in name:
                 parameters[name].copy_(value)
     model.load_state_dict(state, strict=False)
+
+
+def probe(args) -> None:
+    """Training-step time of newsqa-base's architecture (random weights, no bundle needed) at
+    several batch sizes: what a lease should use. Prints one JSON line per batch size."""
+    import torch
+    from transformers import (
+        BertConfig,
+        BertLMHeadModel,
+        EncoderDecoderModel,
+        MPNetConfig,
+        MPNetModel,
+    )
+
+    from newsqa import base_model
+    from newsqa.quiet import quiet_transformers
+
+    quiet_transformers()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    encoder = MPNetModel(
+        MPNetConfig(num_hidden_layers=args.encoder_layers), add_pooling_layer=False
+    )
+    decoder = BertLMHeadModel(
+        BertConfig(
+            vocab_size=30527,
+            hidden_size=384,
+            num_hidden_layers=args.decoder_layers,
+            num_attention_heads=12,
+            intermediate_size=1536,
+            is_decoder=True,
+            add_cross_attention=True,
+        )
+    )
+    model = EncoderDecoderModel(encoder=encoder, decoder=decoder)
+    model.config.decoder_start_token_id, model.config.pad_token_id = 0, 1
+    for parameter in model.encoder.parameters():
+        parameter.requires_grad = False
+    base_model.add_lora(model, 16, 32)
+    model.to(device).train()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=1e-4, fused=device.type == "cuda")
+    for size in args.batch_sizes:
+        ids = torch.randint(5, 30000, (size, args.input_tokens), device=device)
+        labels = torch.randint(5, 30000, (size, args.target_tokens), device=device)
+        mask = torch.ones_like(ids)
+        times = []
+        for step in range(args.warmup + args.steps):
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            tick = time.time()
+            with torch.autocast(device.type, dtype=torch.bfloat16):
+                loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            if step >= args.warmup:
+                times.append(time.time() - tick)
+        step_s = sorted(times)[len(times) // 2]
+        memory = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else 0.0
+        print(
+            json.dumps(
+                {
+                    "batch": size,
+                    "step_s": round(step_s, 4),
+                    "examples_per_s": round(size / step_s),
+                    "max_memory_gib": round(memory, 1),
+                }
+            ),
+            flush=True,
+        )
 
 
 # ---------------------------------------------------------------- bring the delta back
@@ -618,22 +720,32 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     t.add_argument("--bundle", default=str(LEASE / "bundle"))
     t.add_argument("--out", default=str(DELTA))
     t.add_argument("--checkpoint", default=str(CHECKPOINT))
-    t.add_argument("--minutes", type=float, default=6)
+    t.add_argument("--minutes", type=float, default=7)
     t.add_argument("--max-steps", type=int, default=10**9)
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--lr-lora", type=float, default=5e-4)
-    t.add_argument("--lr-decoder", type=float, default=5e-4)
+    t.add_argument("--batch-size", type=int, default=256)
+    t.add_argument("--lr-lora", type=float, default=1e-3)
+    t.add_argument("--lr-decoder", type=float, default=1e-3)
     t.add_argument("--lora-rank", type=int, default=16)
-    t.add_argument("--warmup-steps", type=int, default=150)
+    t.add_argument("--warmup-steps", type=int, default=60)
     t.add_argument("--decay-fraction", type=float, default=0.3)
-    t.add_argument("--validate-minutes", type=float, default=1.5)
+    t.add_argument("--validate-minutes", type=float, default=2.5)
     t.add_argument("--validation-size", type=int, default=600)
     t.add_argument("--checkpoint-minutes", type=float, default=2)
     t.add_argument("--log-steps", type=int, default=50)
     t.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     t.add_argument("--fp32", action="store_true", help="no bf16 autocast on CPU")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--resume", help="an earlier delta folder (or checkpoint) to continue from")
     t.set_defaults(run=train)
+    b = commands.add_parser("probe", help="time training steps at several batch sizes")
+    b.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 128, 256, 512])
+    b.add_argument("--input-tokens", type=int, default=200)
+    b.add_argument("--target-tokens", type=int, default=24)
+    b.add_argument("--encoder-layers", type=int, default=12)
+    b.add_argument("--decoder-layers", type=int, default=4)
+    b.add_argument("--warmup", type=int, default=3)
+    b.add_argument("--steps", type=int, default=10)
+    b.set_defaults(run=probe)
     s = commands.add_parser("send", help="the delta as pieces of <= 15 MiB")
     s.add_argument("--delta", default=str(DELTA))
     s.add_argument("--out", default=os.environ.get("OUT", "/tmp/newsqa-base-out"))

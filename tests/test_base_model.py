@@ -317,6 +317,29 @@ def test_lease_rehearsal_trains_exports_and_reloads_on_minilm(tmp_path, monkeypa
     assert not answer.answerable or answer.text in article  # a quote, or no answer
 
 
+def test_a_second_lease_resumes_from_the_first_delta(tmp_path):
+    """`train --resume DELTA` starts from DELTA's adapters and decoder: with a learning rate of
+    zero, the delta it exports holds the same tensors."""
+    import torch
+    from safetensors.torch import load_file
+
+    minilm = base_model.minilm_path()
+    _, received, _ = rehearse(tmp_path, minilm, 1, 1)
+    train_base.main(["unpack", "--lease", str(tmp_path / "lease")])
+    again = tmp_path / "again"
+    args = train_base.parse(
+        ["train", "--bundle", str(tmp_path / "lease" / "bundle"), "--out", str(again),
+         "--checkpoint", str(tmp_path / "checkpoint2"), "--max-steps", "1", "--batch-size", "4",
+         "--validation-size", "4", "--fp32", "--threads", "2", "--lr-lora", "0",
+         "--lr-decoder", "0", "--resume", str(received)]
+    )  # fmt: skip
+    train_base.train(args)
+    for name in (base_model.DECODER_WEIGHTS, f"{base_model.ADAPTER_DIR}/adapter_model.safetensors"):
+        first, second = load_file(str(received / name)), load_file(str(again / name))
+        assert first.keys() == second.keys()
+        assert all(torch.equal(first[k], second[k]) for k in first), name
+
+
 def test_lease_chunks_reject_a_damaged_piece(tmp_path):
     folder = tmp_path / "bundle"
     folder.mkdir()
