@@ -30,6 +30,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from readme_blocks import curl_requests
 
 import newsqa
 
@@ -279,7 +280,7 @@ def test_each_extra_resolves_on_its_own(venv):
 
 
 def test_serve(venv, tmp_path):
-    """`newsqa serve` (the serve extra) from the wheel: the page, the API, the CLI through it."""
+    """`newsqa serve` (the serve extra) from the wheel: its page, and the README's curl lines."""
     env = {**venv["env"], "NEWSQA_LIBRARY": str(tmp_path / "library")}
     env.pop("NEWSQA_NO_SERVER")
     server = subprocess.Popen(
@@ -306,15 +307,24 @@ def test_serve(venv, tmp_path):
                 time.sleep(0.5)
         with urllib.request.urlopen(url, timeout=30) as response:
             assert "<html" in response.read().decode().lower()
+        # The README's curl lines, in order ("..." is the default article's text).
         article = (venv["site"] / "newsqa" / "data" / "article.txt").read_text()
-        request = urllib.request.Request(
-            f"{url}/ask",
-            data=json.dumps({"question": "how many soldiers?", "text": article}).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=300) as response:
-            answer = json.load(response)
-        assert answer["answerable"] is True and answer["evidence"]
+        replies = {}
+        for method, path, body in curl_requests():
+            if body is not None:
+                body = {key: article if value == "..." else value for key, value in body.items()}
+            request = urllib.request.Request(
+                f"{url}{path}",
+                method=method,
+                data=json.dumps(body).encode() if body is not None else None,
+                headers={"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=300) as response:
+                assert response.status in (200, 201), (path, response.status)
+                replies[path] = json.load(response)
+        answer = replies["/ask"]
+        assert answer["answerable"] is True and answer["evidence"], answer
+        assert replies["/summarize"]["text"]
     finally:
         server.send_signal(signal.SIGINT)
         try:

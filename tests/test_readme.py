@@ -10,46 +10,18 @@ commands themselves from an installed wheel.)
 
 from __future__ import annotations
 
-import json
 import re
-import shlex
 import shutil
-from pathlib import Path
 
 import pytest
-import tomllib
 import typer
 import typer.testing
+from readme_blocks import README, ROOT, blocks, commands, curl_requests
 
 import newsqa
 from newsqa.cli import app, default_article_path
 
-ROOT = Path(__file__).resolve().parent.parent
-README = (ROOT / "README.md").read_text(encoding="utf-8")
 PROGRAMS = {"newsqa", "make", "curl", "pip", "cat"}
-
-
-def blocks(language: str) -> list[str]:
-    return re.findall(rf"^```{language}\n(.*?)^```$", README, flags=re.S | re.M)
-
-
-def commands() -> list[list[str]]:
-    """Each command of the shell blocks, as words: continuations joined, comments dropped,
-    pipelines split."""
-    found = []
-    for block in blocks("sh"):
-        for line in block.replace("\\\n", " ").splitlines():
-            words = shlex.split(line, comments=True)
-            while words:
-                if "|" in words:
-                    cut = words.index("|")
-                    found.append(words[:cut])
-                    words = words[cut + 1 :]
-                else:
-                    found.append(words)
-                    words = []
-    # `python -m newsqa ...` is the newsqa command
-    return [["newsqa", *w[3:]] if w[:3] == ["python", "-m", "newsqa"] else w for w in found]
 
 
 def test_short_and_about_today():
@@ -123,33 +95,34 @@ def test_make_targets_exist():
 
 
 def test_pip_lines_name_this_version_and_real_extras():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    section = pyproject.split("[project.optional-dependencies]", 1)[1].split("\n[", 1)[0]
+    extras = set(re.findall(r"^([a-z]+) = ", section, flags=re.M))
+    assert {"serve", "base", "ray"} <= extras
     for words in commands():
         if words[0] != "pip":
             continue
         assert words[1] == "install", words
         for target in words[2:]:
-            extras = re.findall(r"\[([a-z,]+)\]$", target)
-            for extra in extras[0].split(",") if extras else []:
-                assert extra in project["optional-dependencies"], extra
+            named = re.findall(r"\[([a-z,]+)\]$", target)
+            for extra in named[0].split(",") if named else []:
+                assert extra in extras, extra
             if target.endswith(".whl"):
                 assert target == f"dist/newsqa-{newsqa.__version__}-py3-none-any.whl", target
     for extra in ["serve", "base", "ray"]:
-        assert extra in README
+        assert f"`{extra}`" in README
 
 
 def test_curl_lines_post_what_the_server_accepts():
+    """The paths and fields; tests/test_install.py sends them to a server run from the wheel."""
     pytest.importorskip("fastapi")
     from newsqa.serve.app import Settings, create_app
 
     schema = create_app(newsqa.NewsQA(device="cpu"), Settings()).openapi()
-    curls = [words for words in commands() if words[0] == "curl"]
-    assert curls
-    for words in curls:
-        url = next(word for word in words if "localhost:8000" in word)
-        path = "/" + url.split("localhost:8000", 1)[1].lstrip("/")
-        body = json.loads(words[words.index("-d") + 1]) if "-d" in words else None
-        operation = schema["paths"][path]["post" if body is not None else "get"]
+    requests = curl_requests()
+    assert requests
+    for method, path, body in requests:
+        operation = schema["paths"][path][method.lower()]
         if body is not None:
             ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
             fields = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]
