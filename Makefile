@@ -7,7 +7,7 @@ TCMALLOC := $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_VERBOSITY ?= error
 
-.PHONY: demo test lint train eval bench clean base
+.PHONY: demo test lint train eval bench clean base dist
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# What users install, in dist/: the sdist, and the wheel built from it (the model inside, 73 MB),
+# as `python -m build` makes them. tests/test_install.py installs and runs them outside the checkout.
+dist: $(STAMP)
+	rm -rf dist build
+	$(BIN)/python -c "from setuptools import build_meta; build_meta.build_sdist('dist')"
+	$(BIN)/python -m pip wheel --no-deps --no-build-isolation -q -w dist dist/newsqa-*.tar.gz
+	ls -l dist
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

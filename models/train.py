@@ -193,7 +193,7 @@ def save_atomically(model, tokenizer, target: Path, half: bool, extra: dict) -> 
     tokenizer.save_pretrained(temp)
     for name, payload in extra.items():
         (temp / name).write_text(json.dumps(payload, indent=2) + "\n")
-    for keep in ("MODEL_CARD.md",):
+    for keep in ("MODEL_CARD.md", "__init__.py"):  # __init__.py: newsqa.bundled_model
         if (target / keep).exists():
             shutil.copy2(target / keep, temp / keep)
     old = target.with_name(target.name + ".old")

@@ -67,6 +67,14 @@ ArticleOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
+def _show_version(shown: bool) -> None:
+    if shown:
+        from newsqa import __version__
+
+        out.print(f"newsqa {__version__}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _options(
     library: Annotated[
@@ -77,6 +85,15 @@ def _options(
             show_default=False,
         ),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            help="Print newsqa's version and exit.",
+        ),
+    ] = False,
 ) -> None:
     _state["library"] = library
 
