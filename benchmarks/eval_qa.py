@@ -57,7 +57,54 @@ def score(rows: list[dict], answers: dict) -> dict:
     result["refused_by_kind"] = {
         kind: round(100 * sum(flags) / len(flags), 2) for kind, flags in refused.items()
     }
+    if any("type" in row for row in rows):
+        result["by_type"] = by_type(rows, answers)
     return result
+
+
+def by_type(rows: list[dict], answers: dict) -> dict:
+    """Per question type (count, place, why...): HasAns F1 and the share of the on-topic
+    unanswered questions refused."""
+    types: dict[str, dict] = {}
+    for row in rows:
+        answer = answers[row["id"]]
+        entry = types.setdefault(row["type"], {"f1": [], "unanswered_refused": []})
+        if row["golds"]:
+            text = answer.text if answer.answerable else ""
+            entry["f1"].append(best_over_golds(f1_score, text, row["golds"]))
+        elif row["kind"] == "on-topic-unanswered":
+            entry["unanswered_refused"].append(not answer.answerable)
+    return {
+        name: {
+            "answerable": len(entry["f1"]),
+            "HasAns_f1": round(100 * sum(entry["f1"]) / len(entry["f1"]), 2)
+            if entry["f1"]
+            else None,
+            "on_topic_unanswered": len(entry["unanswered_refused"]),
+            "refused": round(
+                100 * sum(entry["unanswered_refused"]) / len(entry["unanswered_refused"]), 2
+            )
+            if entry["unanswered_refused"]
+            else None,
+        }
+        for name, entry in sorted(types.items())
+    }
+
+
+def quintiles(pairs: list[tuple[float, float]]) -> list[dict]:
+    """Answered questions in five equal groups by confidence: each group's mean confidence and
+    mean F1 (the F1 should rise from each group to the next)."""
+    ordered = sorted(pairs)
+    groups = [ordered[len(ordered) * k // 5 : len(ordered) * (k + 1) // 5] for k in range(5)]
+    return [
+        {
+            "questions": len(group),
+            "confidence": round(sum(c for c, _ in group) / len(group), 3),
+            "f1": round(sum(f for _, f in group) / len(group), 3),
+        }
+        for group in groups
+        if group
+    ]
 
 
 def candidates(qa: NewsQA, rows: list[dict], cache: Path, reuse: bool) -> dict:
@@ -105,12 +152,14 @@ def evaluate(qa: NewsQA, rows: list[dict], cache: Path, reuse: bool) -> dict:
             reaching = [s for s in sweep.values() if s["NoAns"]["exact"] >= target]
             frontier[f"NoAns {target}"] = max((s["HasAns"]["f1"] for s in reaching), default=None)
         result["frontier_HasAns_f1"] = frontier
-    pairs = []
+    pairs, graded = [], []
     for row in rows:
         answer = decide(found[row["id"]], qa.calibrator, 0.0)
         if answer.answerable:
-            right = bool(row["golds"]) and score_f1(answer.text, row["golds"]) >= 0.5
-            pairs.append((answer.confidence, float(right), 1.0))
+            f1 = score_f1(answer.text, row["golds"]) if row["golds"] else 0.0
+            pairs.append((answer.confidence, float(f1 >= 0.5), 1.0))
+            graded.append((answer.confidence, f1))
+    result["f1_by_confidence_quintile"] = quintiles(graded)
     table, ece = reliability(pairs)
     result["reliability"] = [
         dict(zip(["bin", "questions", "confidence", "right"], r)) for r in table
@@ -165,6 +214,10 @@ def main() -> None:
         if "frontier_HasAns_f1" in result:
             print(f"{name} frontier (HasAns F1 at NoAns %): {result['frontier_HasAns_f1']}")
         print(f"{name} reliability: ECE {result['ece']}")
+        rising = " < ".join(f"{q['f1']:.2f}" for q in result["f1_by_confidence_quintile"])
+        print(f"{name} F1 by confidence quintile (never refusing): {rising}")
+        for kind, entry in result["default"].get("by_type", {}).items():
+            print(f"{name} {kind}: {entry}")
     path = write_result(
         args.name or f"eval_qa_{qa.generator.precision}",
         {
