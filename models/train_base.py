@@ -670,7 +670,8 @@ def send(args) -> None:
 
 
 def receive(args) -> None:
-    """Join the pieces a lease returned into ``models/newsqa-base`` (its README.md is kept)."""
+    """Join the pieces a lease returned into ``models/newsqa-base`` (its README.md and
+    __init__.py are kept)."""
     from newsqa import base_model
 
     source = Path(args.folder)
@@ -683,7 +684,7 @@ def receive(args) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for item in received.iterdir():
-        if item.name == "README.md" and (out / "README.md").exists():
+        if item.name in base_model.KEPT and (out / item.name).exists():
             continue
         target = out / item.name
         if target.is_dir():

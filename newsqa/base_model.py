@@ -25,6 +25,10 @@ from pathlib import Path
 from newsqa.errors import ModelError
 
 NAME = "newsqa-base"
+PACKAGE = "newsqa.base_delta"
+"""``models/newsqa-base`` installed (pyproject.toml maps it; its ``__init__.py`` makes it one)."""
+KEPT = ("README.md", "__init__.py")
+"""What the folder holds besides a delta: kept when a new delta replaces it."""
 CONFIG = "newsqa_base.json"
 ADAPTER_DIR = "encoder_lora"
 DECODER_WEIGHTS = "decoder.safetensors"
@@ -42,11 +46,20 @@ INSTALL_HINT = "run newsqa models install base"
 
 
 def delta_path() -> Path:
-    """The shipped delta: ``$NEWSQA_BASE_DELTA``, else ``models/newsqa-base`` in the checkout."""
+    """The shipped delta: ``$NEWSQA_BASE_DELTA``, else the installed package
+    ``newsqa.base_delta`` (``models/newsqa-base`` mapped by pyproject.toml: the folder itself in a
+    wheel or editable install, its copy in the user cache when newsqa runs from a zip), else
+    ``models/newsqa-base`` in a checkout that is not installed (or installed editable before the
+    mapping existed)."""
     chosen = os.environ.get("NEWSQA_BASE_DELTA")
     if chosen:
         return Path(chosen).expanduser()
-    return Path(__file__).resolve().parent.parent / "models" / NAME
+    from newsqa.resources import package_folder
+
+    try:
+        return package_folder(PACKAGE)
+    except (ModuleNotFoundError, TypeError):
+        return Path(__file__).resolve().parent.parent / "models" / NAME
 
 
 def minilm_path() -> Path:
@@ -180,7 +193,8 @@ def trainable_state(model) -> dict:
 
 
 def save_delta(model, folder: Path, settings: dict, extra: dict | None = None) -> None:
-    """Write the delta (fp16) into a temporary folder, then swap it in; README.md is kept."""
+    """Write the delta (fp16) into a temporary folder, then swap it in; README.md and
+    __init__.py (``KEPT``) are kept."""
     import torch
     from safetensors.torch import save_file
 
@@ -198,8 +212,9 @@ def save_delta(model, folder: Path, settings: dict, extra: dict | None = None) -
     (temp / CONFIG).write_text(json.dumps(settings, indent=2) + "\n")
     for name, payload in (extra or {}).items():
         (temp / name).write_text(json.dumps(payload, indent=2) + "\n")
-    if (folder / "README.md").exists():
-        shutil.copy2(folder / "README.md", temp / "README.md")
+    for keep in KEPT:  # __init__.py: the package newsqa.base_delta
+        if (folder / keep).exists():
+            shutil.copy2(folder / keep, temp / keep)
     old = folder.with_name(folder.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if folder.exists():

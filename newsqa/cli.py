@@ -11,7 +11,6 @@ import os
 import re
 import sys
 from dataclasses import asdict
-from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
@@ -120,7 +119,10 @@ def _stored_articles():
 
 
 def default_article_path() -> Path:
-    return Path(str(resources.files("newsqa.data").joinpath("article.txt")))
+    """The bundled seed article (package data: a real file even when newsqa runs from a zip)."""
+    from newsqa.resources import package_folder
+
+    return package_folder("newsqa.data") / "article.txt"
 
 
 def _library(**options):

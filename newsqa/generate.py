@@ -13,12 +13,12 @@ import threading
 import warnings
 from dataclasses import dataclass
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 
 from newsqa.devices import resolve_device
 from newsqa.errors import InputError, ModelError
 from newsqa.quiet import quiet_transformers
+from newsqa.resources import package_folder
 
 BUNDLED_MODEL = "newsqa-mini"
 BASE_MODEL = "newsqa-base"  # the installed all-mpnet-base-v2 + models/newsqa-base (base_model.py)
@@ -27,9 +27,11 @@ _LOADING = threading.Lock()
 
 
 def bundled_model_path() -> Path:
-    """The shipped newsqa-mini: inside the installed package, or ``models/`` in a checkout."""
+    """The shipped newsqa-mini: the installed package ``newsqa.bundled_model`` (its folder, or,
+    imported from a zip, its copy in the user cache: see ``newsqa.resources``), or ``models/``
+    in a checkout that is not installed."""
     try:
-        packaged = Path(str(resources.files("newsqa.bundled_model")))
+        packaged = package_folder("newsqa.bundled_model")
         if (packaged / "config.json").exists():
             return packaged
     except (ModuleNotFoundError, TypeError):  # a checkout that is not installed
@@ -55,7 +57,7 @@ from one CPU, and one batch, to another."""
 def cpu_precision(requested: str | None) -> str:
     """The CPU precision for ``requested`` (or ``$NEWSQA_PRECISION``, or ``auto``).
 
-    ``auto`` is fp32 (see ``PRECISIONS``; README, "Performance").
+    ``auto`` is fp32 (see ``PRECISIONS``; docs/performance.md).
     """
     name = (requested or os.environ.get("NEWSQA_PRECISION") or "auto").strip().lower()
     if name not in PRECISIONS:

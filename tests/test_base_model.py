@@ -233,6 +233,10 @@ def rehearse(tmp_path: Path, encoder: Path, encoder_layers: int, decoder_layers:
     assert len(pieces) > 1 and all(p["bytes"] <= 4 * 2**20 for p in pieces)
     train_base.main(["unpack", "--lease", str(lease)])  # removes the bundle, joins the pieces
     delta = tmp_path / "newsqa-base"
+    kept = {"README.md": "the card\n", "__init__.py": '"""newsqa.base_delta"""\n'}
+    delta.mkdir()
+    for name, text in kept.items():  # what models/newsqa-base holds besides a delta
+        (delta / name).write_text(text)
     args = train_base.parse(
         ["train", "--bundle", str(lease / "bundle"), "--out", str(delta),
          "--checkpoint", str(tmp_path / "checkpoint"), "--max-steps", "3", "--batch-size", "4",
@@ -241,8 +245,15 @@ def rehearse(tmp_path: Path, encoder: Path, encoder_layers: int, decoder_layers:
     model = train_base.train(args)
     back = tmp_path / "back"
     train_base.main(["send", "--delta", str(delta), "--out", str(back)])
+    for name, text in kept.items():  # save_delta swapped the folder and kept them
+        assert (delta / name).read_text() == text, name
     received = tmp_path / "received" / "newsqa-base"
+    received.mkdir(parents=True)
+    for name in kept:
+        (received / name).write_text(f"local {name}\n")
     train_base.main(["receive", str(back), "--out", str(received)])
+    for name in kept:  # receive keeps the local ones
+        assert (received / name).read_text() == f"local {name}\n", name
     return model, received, examples
 
 

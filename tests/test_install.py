@@ -1,6 +1,7 @@
 """newsqa installed the way users install it, not from the checkout.
 
-The sdist and the wheel are built from a clean copy of the sources; the wheel built from the
+The sdist and the wheel are built from a clean copy of the sources (git's tracked files, so no
+untracked weights in models/newsqa-base slip into newsqa/base_delta); the wheel built from the
 sdist (as `python -m build` and PyPI users get it) must hold the same files as the one built
 directly (`pip wheel .`). It is installed, without its dependencies and from no index, into a
 throw-away virtual environment whose only view of the dependencies is a folder of links to this
@@ -8,7 +9,8 @@ environment's packages, newsqa's own left out: so the code, the bundled model an
 article that run are the wheel's, from a folder outside the checkout. Then the command line runs
 there as a user runs it: `newsqa ask` (the bundled default article, answered with evidence),
 `newsqa summarize`, `newsqa models list`, `newsqa --version`, `python -m newsqa`, the Python
-API, `newsqa serve` (the `serve` extra), and each extra resolves on its own.
+API, `newsqa serve` (the `serve` extra), newsqa-base's one line (not trained), and each extra
+resolves on its own. tests/test_zip_install.py reuses the helpers to run the wheel as a zip.
 
 About a minute on 2 cores: two builds of a 73 MB wheel, one sdist, three model loads.
 """
@@ -37,7 +39,8 @@ import newsqa
 pytestmark = pytest.mark.install
 
 ROOT = Path(__file__).resolve().parent.parent
-# What a clean clone holds that the build needs; none of the local state (venv, caches, runs).
+# Outside a git checkout (no `git ls-files`): what a clean clone holds that the build needs, none
+# of the local state (venv, caches, runs).
 IGNORED = shutil.ignore_patterns(
     ".git",
     ".venv",
@@ -73,6 +76,84 @@ def pip(*arguments: str, cwd: Path, python: str = sys.executable):
     return run([*command, *arguments], cwd=cwd)
 
 
+def tracked_files() -> list[str] | None:
+    """The checkout's tracked files (git's index, so files added but not committed count), or
+    None outside a git checkout."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True)
+    except OSError:
+        return None
+    if listed.returncode != 0:
+        return None
+    return [name for name in listed.stdout.decode().split("\0") if name]
+
+
+def clean_copy(destination: Path) -> Path:
+    """What a clean clone holds, copied to ``destination``: the tracked files as the working tree
+    has them, so nothing untracked leaks into a build (the venv, caches, runs, or weights left in
+    models/newsqa-base, which the wheel would ship as newsqa/base_delta)."""
+    tracked = tracked_files()
+    if tracked is None:
+        shutil.copytree(ROOT, destination, ignore=IGNORED, symlinks=True)
+        return destination
+    for name in tracked:
+        source = ROOT / name
+        if source.is_dir() or not (source.exists() or source.is_symlink()):
+            continue  # a submodule, or a file deleted but not yet committed
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target, follow_symlinks=False)
+    return destination
+
+
+WHEEL_OPTIONS = ["--no-deps", "--no-build-isolation", "--no-index", "-q"]
+
+
+def build_wheel(source: Path, out: Path) -> Path:
+    """The wheel of ``source`` (a folder or an sdist) in ``out``, as `pip wheel` builds it."""
+    pip("wheel", str(source), "-w", str(out), *WHEEL_OPTIONS, cwd=out.parent)
+    (wheel,) = out.glob("newsqa-*.whl")
+    return wheel
+
+
+def link_dependencies(deps: Path) -> Path:
+    """A folder of links to this environment's packages, newsqa's own (the editable install's
+    finder and metadata) and .pth files left out, so nothing that sees it can import the
+    checkout."""
+    deps.mkdir(parents=True)
+    packages = {Path(sysconfig.get_paths()[key]) for key in ("purelib", "platlib")}
+    for folder in packages:
+        for entry in folder.iterdir():
+            name = entry.name.lower()
+            if name.startswith(("newsqa", "__editable__", "_newsqa")) or name.endswith(".pth"):
+                continue
+            if not (deps / entry.name).exists():
+                (deps / entry.name).symlink_to(entry)
+    return deps
+
+
+def outside_env(home: Path, path: Path | None = None) -> dict:
+    """This process's environment less anything pointing newsqa or Python at the checkout, with
+    ``home`` as the user's home (its data and cache folders) and ``path`` first on $PATH."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "NEWSQA_SERVER"}
+        and not key.startswith(("NEWSQA_", "XDG_"))
+    }
+    env.update(
+        HOME=str(home),
+        XDG_DATA_HOME=str(home / ".local" / "share"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_VERBOSITY="error",
+        NEWSQA_NO_SERVER="1",
+    )
+    if path is not None:
+        env["PATH"] = f"{path}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
 def wheel_files(wheel: Path) -> dict[str, int]:
     """Each file of a wheel and its size, its RECORD (which lists build-time hashes) left out."""
     with zipfile.ZipFile(wheel) as archive:
@@ -87,8 +168,7 @@ def wheel_files(wheel: Path) -> dict[str, int]:
 def dist(tmp_path_factory) -> dict[str, Path]:
     """The sdist, the wheel built from it and the wheel built directly, from a clean copy."""
     where = tmp_path_factory.mktemp("dist")
-    source = where / "source"
-    shutil.copytree(ROOT, source, ignore=IGNORED, symlinks=True)
+    source = clean_copy(where / "source")
     out = where / "out"
     run(
         [
@@ -100,11 +180,8 @@ def dist(tmp_path_factory) -> dict[str, Path]:
         cwd=source,
     )
     (sdist,) = (out / "sdist").glob("newsqa-*.tar.gz")
-    options = ["--no-deps", "--no-build-isolation", "--no-index", "-q"]
-    pip("wheel", str(source), "-w", str(out / "direct"), *options, cwd=where)
-    pip("wheel", str(sdist), "-w", str(out / "from-sdist"), *options, cwd=where)
-    (direct,) = (out / "direct").glob("newsqa-*.whl")
-    (from_sdist,) = (out / "from-sdist").glob("newsqa-*.whl")
+    direct = build_wheel(source, out / "direct")
+    from_sdist = build_wheel(sdist, out / "from-sdist")
     return {"sdist": sdist, "wheel": direct, "wheel_from_sdist": from_sdist}
 
 
@@ -128,6 +205,8 @@ def test_the_wheel_holds_the_model_the_article_and_the_page(dist):
         "newsqa/bundled_model/tokenizer.json",
         "newsqa/bundled_model/calibration.json",
         "newsqa/bundled_model/MODEL_CARD.md",
+        "newsqa/base_delta/__init__.py",
+        "newsqa/base_delta/README.md",
         "newsqa/data/article.txt",
         "newsqa/serve/static/index.html",
     ]:
@@ -136,7 +215,22 @@ def test_the_wheel_holds_the_model_the_article_and_the_page(dist):
         files["newsqa/bundled_model/model.safetensors"]
         == (ROOT / "models" / "newsqa-mini" / "model.safetensors").stat().st_size
     )
-    # Only the shipped package: no tests, benchmarks, training code or newsqa-base's draft.
+    # newsqa-base's folder ships what git holds of it (today its README: no weights), never
+    # weights left untracked in the checkout's models/newsqa-base.
+    tracked = tracked_files()
+    if tracked is not None:
+        shipped = {
+            name.removeprefix("newsqa/base_delta/")
+            for name in files
+            if name.startswith("newsqa/base_delta/")
+        }
+        held = {
+            name.removeprefix("models/newsqa-base/")
+            for name in tracked
+            if name.startswith("models/newsqa-base/")
+        }
+        assert shipped == held, (shipped, held)
+    # Only the shipped package: no tests, benchmarks or training code.
     assert {name.split("/")[0] for name in files} == {
         "newsqa",
         f"newsqa-{newsqa.__version__}.dist-info",
@@ -156,18 +250,7 @@ def test_the_wheel_holds_the_model_the_article_and_the_page(dist):
 def venv(dist, tmp_path_factory) -> dict:
     """A throw-away venv with the wheel installed, and a folder outside the checkout to run in."""
     where = tmp_path_factory.mktemp("venv")
-    # The dependencies: links to this environment's packages, newsqa's own (the editable
-    # install's finder and metadata) left out, so nothing can import the checkout.
-    deps = where / "deps"
-    deps.mkdir()
-    packages = {Path(sysconfig.get_paths()[key]) for key in ("purelib", "platlib")}
-    for folder in packages:
-        for entry in folder.iterdir():
-            name = entry.name.lower()
-            if name.startswith(("newsqa", "__editable__", "_newsqa")) or name.endswith(".pth"):
-                continue
-            if not (deps / entry.name).exists():
-                (deps / entry.name).symlink_to(entry)
+    deps = link_dependencies(where / "deps")
     env_dir = where / "env"
     run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], cwd=where)
     python = str(env_dir / "bin" / "python")
@@ -178,20 +261,7 @@ def venv(dist, tmp_path_factory) -> dict:
     pip("install", "--no-deps", "--no-index", str(dist["wheel"]), cwd=where, python=python)
     home = where / "home"  # the user data folder: a library, installed models
     (home / "work").mkdir(parents=True)
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "NEWSQA_SERVER"}
-        and not key.startswith("NEWSQA_")
-    }
-    env.update(
-        HOME=str(home),
-        XDG_DATA_HOME=str(home / ".local" / "share"),
-        PATH=f"{env_dir / 'bin'}{os.pathsep}{env.get('PATH', '')}",
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_VERBOSITY="error",
-        NEWSQA_NO_SERVER="1",
-    )
+    env = outside_env(home, env_dir / "bin")
     return {
         "python": python,
         "bin": env_dir / "bin",
@@ -212,10 +282,14 @@ def test_the_installed_package_is_the_wheels(venv):
         venv["python"],
         "-c",
         "import newsqa, newsqa.bundled_model as model; from newsqa.generate import "
-        "bundled_model_path; print(newsqa.__file__); print(bundled_model_path())",
+        "bundled_model_path; from newsqa.base_model import delta_path; "
+        "from newsqa.cli import default_article_path; print(newsqa.__file__); "
+        "print(bundled_model_path()); print(delta_path()); print(default_article_path())",
     ).stdout.split()
     assert Path(shown[0]).is_relative_to(venv["site"]), shown
     assert Path(shown[1]) == venv["site"] / "newsqa" / "bundled_model", shown
+    assert Path(shown[2]) == venv["site"] / "newsqa" / "base_delta", shown
+    assert Path(shown[3]) == venv["site"] / "newsqa" / "data" / "article.txt", shown
     assert not Path(shown[0]).is_relative_to(ROOT)
 
 
@@ -232,6 +306,30 @@ def test_models_list_finds_the_bundled_model(venv):
     mini = next(row for row in rows if row["name"] == "newsqa-mini")
     assert mini["status"] == "bundled"
     assert Path(mini["path"]).is_relative_to(venv["site"])
+    base = next(row for row in rows if row["name"] == "newsqa-base")
+    assert base["status"].startswith("not trained"), base  # no weights are committed
+    assert Path(base["path"]) == venv["site"] / "newsqa" / "base_delta"
+
+
+def test_newsqa_base_in_the_wheel_says_it_is_not_trained(venv):
+    """The installed delta folder (newsqa.base_delta) holds no weights: one line says so (the
+    encoder given as MiniLM, so the check reaches the delta)."""
+    from newsqa.base_model import minilm_path
+
+    env = {**venv["env"], "NEWSQA_BASE_ENCODER": str(minilm_path())}
+    article = str(venv["site"] / "newsqa" / "data" / "article.txt")
+    done = subprocess.run(
+        ["newsqa", "ask", "how many soldiers?", "--article", article, "--model", "newsqa-base"],
+        cwd=venv["cwd"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no trained weights" in lines[0], done.stderr
+    assert str(venv["site"] / "newsqa" / "base_delta") in lines[0]
 
 
 def test_ask_the_bundled_default_article(venv):
