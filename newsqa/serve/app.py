@@ -12,8 +12,6 @@ import hmac
 import re
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Query, Request
@@ -31,6 +29,7 @@ from newsqa.core import NewsQA
 from newsqa.errors import InputError, NotFoundError, UserError
 from newsqa.generate import Request as GenerationRequest
 from newsqa.prompts import qa_request
+from newsqa.resources import package_folder
 from newsqa.results import Answer, Article, Summary
 from newsqa.serve import urls
 from newsqa.serve.batching import Batcher
@@ -116,7 +115,7 @@ def create_app(qa: NewsQA, settings: Settings | None = None) -> FastAPI:
     app.state.engines = engines
     _add_guards(app, settings)
     _add_error_handlers(app)
-    static = Path(str(resources.files("newsqa.serve").joinpath("static")))
+    static = package_folder("newsqa.serve") / "static"  # a real folder, from a zip too
     app.mount("/static", StaticFiles(directory=static), name="static")
 
     async def source_engine(source: Source) -> tuple[NewsQA, str | None]:
