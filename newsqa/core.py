@@ -7,8 +7,9 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import date
 
-from newsqa import ingest
+from newsqa import dates, ingest
 from newsqa.answer import Passage, answer_questions, check_question
 from newsqa.chunk import Chunk, Sentence, chunk_sentences, split_sentences
 from newsqa.confidence import Calibrator
@@ -80,14 +81,23 @@ class NewsQA:
 
     # -- articles ---------------------------------------------------------------------------
 
-    def add(self, source: str, title: str | None = None) -> Article:
-        """Add an article: text, HTML, a file path, ``-`` for stdin, or a URL."""
-        return self._store(self.prepare(source, title))
+    def add(
+        self, source: str, title: str | None = None, published: str | date | None = None
+    ) -> Article:
+        """Add an article: text, HTML, a file path, ``-`` for stdin, or a URL.
 
-    def add_text(self, text: str, title: str | None = None) -> Article:
+        ``published`` (``YYYY-MM-DD`` or a ``date``) is its publication date; when not given,
+        the page's metadata or the text's dateline gives it, if either states a full date
+        (``Article.published`` is None otherwise). An article already added keeps its date.
+        """
+        return self._store(self.prepare(source, title, published=published))
+
+    def add_text(
+        self, text: str, title: str | None = None, published: str | date | None = None
+    ) -> Article:
         """Add an article given as text or HTML, never read as a path or URL (a one-line text
-        such as "notes.txt" is the text itself)."""
-        return self._store(self.prepare(text, title, as_text=True))
+        such as "notes.txt" is the text itself). ``published``: as for ``add``."""
+        return self._store(self.prepare(text, title, as_text=True, published=published))
 
     def _store(self, prepared: NewArticle) -> Article:
         if prepared.article.id not in self.library:
@@ -133,10 +143,19 @@ class NewsQA:
         commit()
         return [r for r in results if r is not None]
 
-    def prepare(self, source: str, title: str | None = None, as_text: bool = False) -> NewArticle:
+    def prepare(
+        self,
+        source: str,
+        title: str | None = None,
+        as_text: bool = False,
+        published: str | date | None = None,
+    ) -> NewArticle:
         """Ingest, split, chunk and embed one article, without storing it. ``as_text``: the
-        source is the article's text, never a path or URL."""
+        source is the article's text, never a path or URL. ``published``: as for ``add``."""
+        given = dates.parse_date(published, "published") if published is not None else None
         document = (ingest.load_text if as_text else ingest.load)(source, title=title)
+        if given is not None:
+            document = replace(document, published=given)
         article, sentences, chunks = split_document(document, self.embedder.count_tokens)
         vectors = self.embedder.encode([c.text for c in chunks], progress=len(chunks) > 256)
         return NewArticle(article, sentences, chunks, vectors, self.embedder.name)
@@ -157,9 +176,12 @@ class NewsQA:
         self.library.replace_vectors(vectors, self.embedder.name)
         return sum(len(chunks) for _, chunks in texts)
 
-    def articles(self) -> list[Article]:
-        """The added articles, oldest first."""
-        return self.library.articles()
+    def articles(
+        self, since: str | date | None = None, until: str | date | None = None
+    ) -> list[Article]:
+        """The added articles, oldest added first; with ``since``/``until`` (inclusive), only
+        those published in that range (an article with no date is in no range)."""
+        return self.library.articles(*dates.check_range(since, until))
 
     def remove(self, *articles: str | Article) -> None:
         """Remove articles: their text never appears in answers again."""
@@ -168,19 +190,38 @@ class NewsQA:
     # -- questions --------------------------------------------------------------------------
 
     def ask(
-        self, question: str, article: str | Article | None = None, top_k: int | None = None
+        self,
+        question: str,
+        article: str | Article | None = None,
+        top_k: int | None = None,
+        since: str | date | None = None,
+        until: str | date | None = None,
     ) -> Answer:
-        """Answer one question from one article, or from all added articles (``None``)."""
-        return self.ask_many([question], article=article, top_k=top_k)[0]
+        """Answer one question from one article, or from all added articles (``None``).
+
+        ``since``/``until`` (``YYYY-MM-DD`` or a ``date``, inclusive, either may be left open)
+        restrict the answer to articles published in that range; an article with no
+        publication date is left out whenever a range is given. ``Answer.date`` is the date
+        an answer such as "late Sunday" means, when its article is dated.
+        """
+        return self.ask_many([question], article=article, top_k=top_k, since=since, until=until)[0]
 
     def ask_many(
-        self, questions: list[str], article: str | Article | None = None, top_k: int | None = None
+        self,
+        questions: list[str],
+        article: str | Article | None = None,
+        top_k: int | None = None,
+        since: str | date | None = None,
+        until: str | date | None = None,
     ) -> list[Answer]:
-        """Answer many questions in one batched pass over the generator."""
+        """Answer many questions in one batched pass over the generator (``since``/``until``:
+        as for ``ask``)."""
         if isinstance(questions, str):
             raise InputError("ask_many takes a list of questions")
         cleaned = [check_question(q) for q in questions]
-        passages = self.retrieve_many(cleaned, article, top_k or self.top_k)
+        passages = self.retrieve_many(
+            cleaned, article, top_k or self.top_k, since=since, until=until
+        )
         answers = answer_questions(
             self.generator,
             cleaned,
@@ -201,22 +242,60 @@ class NewsQA:
                 notices[passage.article_id] = ingest.language_notice(passage.text)
             return notices[passage.article_id]
 
-        return [replace(a, notice=notice(found, a)) for a, found in zip(answers, passages)]
+        published: dict[str, str | None] = {}
 
-    def retrieve(self, question: str, article: str | Article | None, k: int) -> list[Passage]:
-        """The ``k`` chunks that best match the question, by hybrid dense + BM25 ranking."""
-        return self.retrieve_many([question], article, k)[0]
+        def date_of(answer: Answer) -> str | None:
+            """The date the answer states, resolved against its article's publication date."""
+            if not answer.answerable or not answer.evidence:
+                return None
+            cited = answer.evidence[0].article_id
+            if cited not in published:
+                published[cited] = self.library.get(cited).published
+            return dates.resolve(answer.text, published[cited])
+
+        return [
+            replace(a, notice=notice(found, a), date=date_of(a))
+            for a, found in zip(answers, passages)
+        ]
+
+    def retrieve(
+        self,
+        question: str,
+        article: str | Article | None,
+        k: int,
+        since: str | date | None = None,
+        until: str | date | None = None,
+    ) -> list[Passage]:
+        """The ``k`` chunks that best match the question, by hybrid dense + BM25 ranking
+        (``since``/``until``: as for ``ask``)."""
+        return self.retrieve_many([question], article, k, since=since, until=until)[0]
 
     def retrieve_many(
-        self, questions: list[str], article: str | Article | None, k: int
+        self,
+        questions: list[str],
+        article: str | Article | None,
+        k: int,
+        since: str | date | None = None,
+        until: str | date | None = None,
     ) -> list[list[Passage]]:
         """``retrieve`` for many questions, their embeddings computed in one batch."""
+        start, end = dates.check_range(since, until)
         if len(self.library) == 0:
             raise InputError("no articles added: add one first")
         self._check_embedder()
         article_id = _article_id(article) if article is not None else None
         if article_id is not None:
-            self.library.get(article_id)
+            found = self.library.get(article_id)
+            if (start or end) and not _published_between(found.published, start, end):
+                raise InputError(
+                    f"article {article_id} was published {found.published or 'on no known date'}"
+                    f", outside {_range_text(start, end)}"
+                )
+        elif (start or end) and self.library.count(start, end) == 0:
+            raise InputError(
+                f"no article was published {_range_text(start, end)} "
+                "(articles with no publication date are left out of a date range)"
+            )
         vectors = self.embedder.encode(questions)
         return [
             [
@@ -228,7 +307,7 @@ class NewsQA:
                     found.sentences,
                     hit.similarity,
                 )
-                for found, hit in self.library.search(vector, question, k, article_id)
+                for found, hit in self.library.search(vector, question, k, article_id, start, end)
             ]
             for question, vector in zip(questions, vectors)
         ]
@@ -277,7 +356,9 @@ def split_document(
     """A cleaned document's article (its id: the text's hash), sentences and chunks: all that
     ``NewsQA.prepare`` makes but the vectors (``newsqa.batch`` runs the two steps apart)."""
     article_id = hashlib.sha256(document.text.encode("utf-8")).hexdigest()[:12]
-    article = Article(article_id, document.title, document.text, document.source)
+    article = Article(
+        article_id, document.title, document.text, document.source, document.published
+    )
     sentences = split_sentences(document.text)
     if not sentences:
         raise InputError(f"{document.source} holds no sentences")
@@ -287,3 +368,13 @@ def split_document(
 
 def _article_id(article: str | Article) -> str:
     return article.id if isinstance(article, Article) else article
+
+
+def _published_between(published: str | None, since: str | None, until: str | None) -> bool:
+    return published is not None and (since or published) <= published <= (until or published)
+
+
+def _range_text(since: str | None, until: str | None) -> str:
+    if since and until:
+        return f"from {since} to {until}"
+    return f"since {since}" if since else f"until {until}"

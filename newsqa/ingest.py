@@ -1,7 +1,8 @@
 """Articles in: text, HTML, a file, stdin or a URL, to clean text and a title.
 
-HTML goes through trafilatura (boilerplate removed, title kept). Plain text loses its page
-furniture (comment forms, "Must Read" teasers, advertisement markers). White space is normalised
+HTML goes through trafilatura (boilerplate removed, title and publication date kept). Plain
+text loses its page furniture (comment forms, "Must Read" teasers, advertisement markers); its
+publication date, if any, comes from its dateline (``newsqa.dates``). White space is normalised
 and :class:`OffsetMap` maps every character of the clean text back to the source text.
 
 Every step is linear in the input, and every input is bounded: files, stdin and downloads are
@@ -22,6 +23,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from newsqa import dates
 from newsqa.errors import InputError
 
 MAX_ARTICLE_BYTES = 10 * 1024 * 1024
@@ -111,6 +113,7 @@ class Document:
     title: str | None
     source: str
     offsets: OffsetMap
+    published: str | None = None  # ISO date: the page's metadata or the text's dateline
 
 
 def normalize_whitespace(text: str) -> tuple[str, OffsetMap]:
@@ -259,14 +262,30 @@ def looks_like_html(text: str) -> bool:
     )
 
 
-def from_html(html: str, source: str) -> tuple[str, str | None]:
+def from_html(html: str, source: str) -> tuple[str, str | None, str | None]:
+    """The page's article text, title and publication date (ISO, or None).
+
+    The date comes from the page's markup (meta tags such as ``article:published_time``,
+    JSON-LD ``datePublished``, ``<time>`` elements, a date in the URL), read by htmldate
+    through trafilatura without its extensive search, which guesses from free text (a
+    copyright year becomes January 1)."""
     import trafilatura
 
     body = trafilatura.extract(html, include_comments=False, include_tables=False)
     if not body or len(body.split()) < MIN_HTML_WORDS:
         raise InputError(f"{source}: the HTML holds no article text (only scripts or navigation)")
-    metadata = trafilatura.extract_metadata(html)
-    return body, (metadata.title if metadata and metadata.title else None)
+    url = source if _URL.match(source) else None
+    metadata = trafilatura.extract_metadata(html, default_url=url, extensive=False)
+    title = metadata.title if metadata and metadata.title else None
+    published = _iso_date(metadata.date) if metadata else None
+    return body, title, published
+
+
+def _iso_date(value: str | None) -> str | None:
+    try:
+        return dates.parse_date(value[:10]) if value else None
+    except InputError:
+        return None
 
 
 def _title_from_text(text: str) -> str | None:
@@ -277,17 +296,22 @@ def _title_from_text(text: str) -> str | None:
 
 
 def clean(raw: str, source: str, title: str | None = None) -> Document:
-    """Raw text or HTML to a :class:`Document`; refuses what holds no text."""
+    """Raw text or HTML to a :class:`Document`; refuses what holds no text.
+
+    The publication date comes from the page's metadata, else from a dateline at the top of
+    the text (read before page furniture such as a "Published: ..." line is dropped)."""
     if looks_like_html(raw):
-        body, html_title = from_html(raw, source)
+        body, html_title, published = from_html(raw, source)
+        published = published or dates.dateline(body)
         body = strip_furniture(body)
         title = title or html_title
     else:
+        published = dates.dateline(raw)
         body = strip_furniture(raw)
     text, offsets = normalize_whitespace(body)
     if not text.strip():
         raise InputError(f"{source} holds no text")
-    return Document(text, title or _title_from_text(text), source, offsets)
+    return Document(text, title or _title_from_text(text), source, offsets, published)
 
 
 def load(source: str, title: str | None = None) -> Document:

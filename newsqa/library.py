@@ -27,13 +27,15 @@ from newsqa.errors import NotFoundError, UserError
 from newsqa.index import HybridIndex, stored_ids
 from newsqa.results import Article
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: the first schema. 2: ``articles.published`` (an ISO date or NULL), added to a version 1
+library when it is opened (its articles stay, undated)."""
 LOCK_TIMEOUT_SECONDS = 60.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY, title TEXT, source TEXT NOT NULL, text TEXT NOT NULL,
-    sentences BLOB NOT NULL, added_at REAL NOT NULL);
+    sentences BLOB NOT NULL, added_at REAL NOT NULL, published TEXT);
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
@@ -108,10 +110,19 @@ class Library:
                 # ("database is locked" when two processes open a new library at once).
                 self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
-            if self._meta("schema_version") is None:
-                self._set_meta("schema_version", str(SCHEMA_VERSION))
+            self._migrate()
         self._index: HybridIndex | None = None
         self._index_generation: int | None = None
+
+    def _migrate(self) -> None:
+        """Bring a library made by an older newsqa to this schema (under the write lock; each
+        step can run again after a crash, so a half-done migration finishes on the next open)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(articles)")}
+        if "published" not in columns:  # version 1
+            self._db.execute("ALTER TABLE articles ADD COLUMN published TEXT")
+        self._db.execute("CREATE INDEX IF NOT EXISTS articles_by_published ON articles(published)")
+        if int(self._meta("schema_version") or 0) < SCHEMA_VERSION:
+            self._set_meta("schema_version", str(SCHEMA_VERSION))
 
     # -- metadata and locking ---------------------------------------------------------------
 
@@ -151,13 +162,23 @@ class Library:
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
 
-    def articles(self) -> list[Article]:
-        rows = self._db.execute("SELECT id, title, text, source FROM articles ORDER BY added_at")
+    def articles(self, since: str | None = None, until: str | None = None) -> list[Article]:
+        """The articles, oldest first; with ``since``/``until`` (ISO dates, inclusive) only
+        those published in that range (an undated article is in no range)."""
+        where, values = _published_in(since, until)
+        rows = self._db.execute(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles a{where} ORDER BY added_at", values
+        )
         return [Article(*row) for row in rows]
+
+    def count(self, since: str | None = None, until: str | None = None) -> int:
+        """How many articles ``articles(since, until)`` holds, without reading them."""
+        where, values = _published_in(since, until)
+        return self._db.execute(f"SELECT COUNT(*) FROM articles a{where}", values).fetchone()[0]
 
     def get(self, article_id: str) -> Article:
         row = self._db.execute(
-            "SELECT id, title, text, source FROM articles WHERE id = ?", (article_id,)
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,)
         ).fetchone()
         if row is None:
             raise NotFoundError(f"no article with id {article_id!r}")
@@ -182,6 +203,14 @@ class Library:
         rows = self._db.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))
         return [row[0] for row in rows]
 
+    def published_chunk_ids(self, since: str | None, until: str | None) -> set[int]:
+        """The chunks of the articles published from ``since`` to ``until`` (inclusive)."""
+        where, values = _published_in(since, until)
+        rows = self._db.execute(
+            f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id{where}", values
+        )
+        return {row[0] for row in rows}
+
     def stored_chunk(self, chunk_id: int) -> StoredChunk:
         row = self._db.execute(
             "SELECT article_id, start, end, first_sentence, last_sentence FROM chunks WHERE id = ?",
@@ -191,10 +220,22 @@ class Library:
         chunk = Chunk(article.text[row[1] : row[2]], row[1], row[2], row[3], row[4])
         return StoredChunk(article, self._sentences_of(article), chunk)
 
-    def search(self, vector: np.ndarray, text: str, k: int, article_id: str | None = None):
-        """``(StoredChunk, Hit)`` pairs, best first, from all articles or from one."""
+    def search(
+        self,
+        vector: np.ndarray,
+        text: str,
+        k: int,
+        article_id: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ):
+        """``(StoredChunk, Hit)`` pairs, best first, from all articles or from one; with
+        ``since``/``until``, only from articles published in that range."""
         index = self.index()
         allowed = set(self.chunk_ids(article_id)) if article_id is not None else None
+        if since is not None or until is not None:
+            dated = self.published_chunk_ids(since, until)
+            allowed = dated if allowed is None else allowed & dated
         return [
             (self.stored_chunk(hit.chunk_id), hit)
             for hit in index.search(vector, text, k, allowed=allowed)
@@ -324,8 +365,8 @@ class Library:
         article = item.article
         offsets = np.asarray([(s.start, s.end) for s in item.sentences], dtype=np.int64)
         self._db.execute(
-            "INSERT INTO articles(id, title, source, text, sentences, added_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO articles(id, title, source, text, sentences, added_at, published) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 article.id,
                 article.title,
@@ -333,6 +374,7 @@ class Library:
                 article.text,
                 offsets.tobytes(),
                 time.time(),
+                article.published,
             ),
         )
         ids = []
@@ -455,6 +497,23 @@ class Library:
 
     def close(self) -> None:
         self._db.close()
+
+
+_ARTICLE_COLUMNS = "id, title, text, source, published"
+"""The columns of an :class:`Article`, in its fields' order."""
+
+
+def _published_in(since: str | None, until: str | None) -> tuple[str, tuple[str, ...]]:
+    """A WHERE clause on ``a.published`` for an ISO date range (either end open), and its
+    values. ISO dates sort as text; NULL (undated) matches no range."""
+    tests, values = [], []
+    if since is not None:
+        tests.append("a.published >= ?")
+        values.append(since)
+    if until is not None:
+        tests.append("a.published <= ?")
+        values.append(until)
+    return (" WHERE " + " AND ".join(tests) if tests else ""), tuple(values)
 
 
 def _faiss_ids(index: HybridIndex) -> np.ndarray:

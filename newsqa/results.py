@@ -7,12 +7,17 @@ from dataclasses import asdict, dataclass, field
 
 @dataclass(frozen=True)
 class Article:
-    """An added article. ``text`` is the cleaned text that every offset refers to."""
+    """An added article. ``text`` is the cleaned text that every offset refers to.
+
+    ``published`` is its publication date (ISO ``YYYY-MM-DD``) or None: given to ``add``, else
+    read from the page's metadata or the text's dateline (``newsqa.dates``).
+    """
 
     id: str
     title: str | None
     text: str
     source: str = "text"
+    published: str | None = None
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,10 @@ class Answer:
     ``confidence`` is the calibrated probability that the answer is right (for a refusal: that
     the article indeed does not say); ``evidence`` cites the sentence the answer is quoted from.
     ``notice`` says when the article read is mostly not English (the bundled models read
-    English only).
+    English only). ``date`` is the date or range an answer that states one means
+    (``YYYY-MM-DD`` or ``YYYY-MM-DD/YYYY-MM-DD``): "late Sunday" in an article published on
+    Monday 2021-07-26 is 2021-07-25; None when the answer states no date, or a relative one
+    in an undated article (``newsqa.dates.resolve``).
     """
 
     text: str
@@ -42,6 +50,7 @@ class Answer:
     confidence: float
     evidence: list[Evidence] = field(default_factory=list)
     notice: str | None = None
+    date: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -122,6 +122,7 @@ def test_result_types_have_the_documented_fields():
         "confidence",
         "evidence",
         "notice",
+        "date",
     ]
     assert [f.name for f in dataclasses.fields(newsqa.Evidence)] == [
         "article_id",

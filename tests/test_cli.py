@@ -34,7 +34,7 @@ def test_ask_on_the_default_article_prints_json_answer_and_evidence():
     result = newsqa("ask", question, "--json")
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
-    assert set(answer) == {"text", "answerable", "confidence", "evidence", "notice"}
+    assert set(answer) == {"text", "answerable", "confidence", "evidence", "notice", "date"}
     assert answer["notice"] is None  # the article is English
     assert answer["answerable"] and "46" in answer["text"]
     evidence = answer["evidence"][0]

@@ -203,3 +203,99 @@ def test_a_fresh_library_takes_the_dimension_of_its_first_vectors(tmp_path, seed
     hits = library.search(wide[3], "", 1)
     assert hits[0][1].chunk_id == library.chunk_ids(prepared.article.id)[3]
     assert Library(tmp_path / "wide").index().dimension == 768
+
+
+OLD_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY, title TEXT, source TEXT NOT NULL, text TEXT NOT NULL,
+    sentences BLOB NOT NULL, added_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
+    first_sentence INTEGER NOT NULL, last_sentence INTEGER NOT NULL, vector BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id);
+"""
+"""Schema version 1, as newsqa wrote it before articles had a publication date."""
+
+
+def _old_library(folder: Path, prepared) -> None:
+    """A version 1 library holding one article, laid out as that version wrote it: the rows,
+    and the index file of generation 1 with its checksum."""
+    import hashlib
+    import sqlite3
+
+    import faiss
+    import numpy as np
+
+    from newsqa.index import HybridIndex
+
+    folder.mkdir()
+    db = sqlite3.connect(folder / "library.sqlite3")
+    db.executescript(OLD_SCHEMA)
+    article = prepared.article
+    offsets = np.asarray([(s.start, s.end) for s in prepared.sentences], dtype=np.int64)
+    db.execute(
+        "INSERT INTO articles(id, title, source, text, sentences, added_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (article.id, article.title, article.source, article.text, offsets.tobytes(), time.time()),
+    )
+    ids = []
+    for number, (chunk, vector) in enumerate(zip(prepared.chunks, prepared.vectors)):
+        cursor = db.execute(
+            "INSERT INTO chunks(article_id, number, start, end, first_sentence, last_sentence, "
+            "vector) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                article.id,
+                number,
+                chunk.start,
+                chunk.end,
+                chunk.first_sentence,
+                chunk.last_sentence,
+                np.asarray(vector, dtype=np.float32).tobytes(),
+            ),
+        )
+        ids.append(cursor.lastrowid)
+    index = HybridIndex(prepared.vectors.shape[1])
+    index.add(ids, prepared.vectors, [c.text for c in prepared.chunks])
+    data = faiss.serialize_index(index.vectors).tobytes()
+    (folder / "vectors-1.faiss").write_bytes(data)
+    meta = {
+        "schema_version": "1",
+        "embedder": prepared.embedder,
+        "dimension": str(prepared.vectors.shape[1]),
+        "generation": "1",
+        "checksum": hashlib.sha256(data).hexdigest(),
+    }
+    db.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", meta.items())
+    db.commit()
+    db.close()
+
+
+def test_a_library_of_the_first_schema_opens_migrated_and_keeps_working(
+    tmp_path, seed_text, paragraphs
+):
+    import sqlite3
+
+    folder = tmp_path / "old"
+    prepared = newsqa.NewsQA(device="cpu").prepare(seed_text)
+    _old_library(folder, prepared)
+
+    qa = newsqa.NewsQA(path=str(folder), device="cpu")
+    assert [(a.id, a.published) for a in qa.articles()] == [(prepared.article.id, None)]
+    assert qa.library.check().ok
+    answer = qa.ask("how many members of the Afghanistan forces crossed the border?")
+    assert "46" in answer.text and answer.evidence[0].article_id == prepared.article.id
+    dated = qa.add_text(paragraphs[0], published="2015-06-01")
+    assert dated.published == "2015-06-01"
+    assert [a.id for a in qa.articles(since="2000-01-01")] == [dated.id]  # the old one: undated
+
+    db = sqlite3.connect(folder / "library.sqlite3")
+    columns = [row[1] for row in db.execute("PRAGMA table_info(articles)")]
+    version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+    db.close()
+    assert "published" in columns and version == "2"
+    again = newsqa.NewsQA(path=str(folder), device="cpu")  # a second open changes nothing
+    assert [a.published for a in again.articles()] == [None, "2015-06-01"]
+    assert again.library.check().ok
