@@ -25,9 +25,13 @@ from newsqa.cli_options import (
     MinConfidenceOption,
     ModelOption,
     PrecisionOption,
+    SinceOption,
     StrictOption,
     TopKOption,
+    UntilOption,
     check_bar,
+    check_dates,
+    parse_date_option,
 )
 from newsqa.errors import InputError, UserError
 from newsqa.models_cli import models_app
@@ -41,6 +45,7 @@ app = typer.Typer(
         '  newsqa ask "how many soldiers?"\n\n'
         "  newsqa add today/*.html ~/saved/story.txt\n\n"
         '  newsqa ask "who won?" --article story.html --json\n\n'
+        '  newsqa ask "who resigned?" --since 2021-07-01 --until 2021-07-31\n\n'
         "  curl -s https://example.com/story | newsqa summarize --article - --words 60"
     ),
     no_args_is_help=True,
@@ -229,23 +234,36 @@ def ask(
     top_k: TopKOption = 4,
     min_confidence: MinConfidenceOption = None,
     strict: StrictOption = False,
+    since: SinceOption = None,
+    until: UntilOption = None,
 ) -> None:
     """Answer a question, quoting the sentence the answer comes from.
 
     The confidence is the probability that the answer is right, calibrated on questions the
     model was not trained on. When no answer reaches the bar: "The article does not say."
+    --since/--until keep to the articles published in that range. An answer that is a date
+    ("late Sunday") is followed by the date it means, when its article is dated.
 
     Example: newsqa ask "how many soldiers crossed the border?"
+
+    Example: newsqa ask "who won?" --since 2021-07-01 --until 2021-07-31
     """
     from newsqa.answer import check_question
 
     check_question(question)  # fail fast, before any model loads
     check_bar(strict, min_confidence)
+    since, until = check_dates(since, until)
     client = _server(device, model, precision)
     if client is not None:
         fields, one_article = _server_source(client, article)
         found = client.ask(
-            question, top_k=top_k, min_confidence=min_confidence, strict=strict or None, **fields
+            question,
+            top_k=top_k,
+            min_confidence=min_confidence,
+            strict=strict or None,
+            since=since,
+            until=until,
+            **fields,
         )
         _print_answer(_answer_from(found), json_output, one_article)
         return
@@ -258,7 +276,7 @@ def ask(
         min_confidence=min_confidence,
         strict=strict,
     )
-    answer = qa.ask(question, article=article_id)
+    answer = qa.ask(question, article=article_id, since=since, until=until)
     _print_answer(answer, json_output, article_id is not None)
 
 
@@ -272,8 +290,10 @@ def _print_answer(answer, json_output: bool, one_article: bool) -> None:
     if not answer.answerable:
         out.print(f"[yellow]{answer.text}[/yellow]")
         return
+    when = f"  [dim]({answer.date})[/dim]" if answer.date else ""
     out.print(
-        f"[bold green]{answer.text}[/bold green]  [dim](confidence {answer.confidence:.2f})[/dim]"
+        f"[bold green]{escape(answer.text)}[/bold green]{when}  "
+        f"[dim](confidence {answer.confidence:.2f})[/dim]"
     )
     for evidence in answer.evidence:
         where = "" if one_article else f"article {evidence.article_id}, "
@@ -376,13 +396,28 @@ def add(
     num_gpus: Annotated[
         float, typer.Option("--num-gpus", min=0.0, help="GPUs per embedding actor, on Ray.")
     ] = 0.0,
+    published: Annotated[
+        str | None,
+        typer.Option(
+            "--date",
+            help="The publication date of the articles added, YYYY-MM-DD (e.g. --date "
+            "2021-07-26); without it, the page's metadata or the text's dateline gives it, "
+            "if either states a full date. An article already added keeps its date.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Add articles to the library. Duplicates are skipped; a bad file does not stop the rest.
 
     Example: newsqa add ~/news/*.html https://example.com/story
+
+    Example: newsqa add story.txt --date 2021-07-26
     """
     from rich.progress import Progress
 
+    published = parse_date_option(published, "--date")
+    if published is not None and (ray or ray_address):
+        raise InputError("--date cannot be given with --ray yet: add dated articles without --ray")
     qa = _library(device="cpu")
     files = expand_sources(sources)
     if not files:
@@ -400,7 +435,7 @@ def add(
                 qa, files, address=ray_address, num_gpus=num_gpus, on_progress=advance
             )
         else:
-            done = qa.add_many(files, on_progress=advance)
+            done = qa.add_many(files, on_progress=advance, published=published)
     results = [asdict(result) for result in done]
     _report_added(results, json_output)
     if any(r["status"] == "error" for r in results):
@@ -429,13 +464,22 @@ def _report_added(results: list[dict], json_output: bool) -> None:
 
 @app.command("list")
 def list_articles(json_output: JsonOption = False) -> None:
-    """List the articles in the library."""
+    """List the articles in the library, with their publication dates (YYYY-MM-DD, or none).
+
+    Example: newsqa list --json
+    """
     articles = _stored_articles().articles()
     if json_output:
         print(
             json.dumps(
                 [
-                    {"id": a.id, "title": a.title, "source": a.source, "characters": len(a.text)}
+                    {
+                        "id": a.id,
+                        "title": a.title,
+                        "source": a.source,
+                        "characters": len(a.text),
+                        "published": a.published,
+                    }
                     for a in articles
                 ],
                 indent=2,
@@ -445,9 +489,15 @@ def list_articles(json_output: JsonOption = False) -> None:
     if not articles:
         err.print(f"The library is empty ({library_path()}). Add articles with: newsqa add FILE")
         return
-    table = Table("id", "title", "characters", "source")
+    table = Table("id", "title", "published", "characters", "source")
     for article in articles:
-        table.add_row(article.id, article.title or "", f"{len(article.text):,}", article.source)
+        table.add_row(
+            article.id,
+            article.title or "",
+            article.published or "",
+            f"{len(article.text):,}",
+            article.source,
+        )
     out.print(table)
 
 
@@ -456,7 +506,10 @@ def show(
     article_id: Annotated[str, typer.Argument(help="The article's id.")],
     json_output: JsonOption = False,
 ) -> None:
-    """Print one article's title and cleaned text."""
+    """Print one article's title, publication date and cleaned text.
+
+    Example: newsqa show 3f2a9c81d0e4 --json
+    """
     article = _stored_articles().get(article_id)
     if json_output:
         print(
@@ -465,6 +518,7 @@ def show(
                     "id": article.id,
                     "title": article.title,
                     "source": article.source,
+                    "published": article.published,
                     "text": article.text,
                 },
                 ensure_ascii=False,
@@ -472,7 +526,9 @@ def show(
             )
         )
         return
-    out.print(f"[bold]{article.title or '(untitled)'}[/bold]  [dim]{article.source}[/dim]\n")
+    dated = f"  [dim]published {article.published}[/dim]" if article.published else ""
+    title = escape(article.title or "(untitled)")
+    out.print(f"[bold]{title}[/bold]{dated}  [dim]{escape(article.source)}[/dim]\n")
     out.print(article.text, highlight=False, markup=False)
 
 

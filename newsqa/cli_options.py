@@ -57,3 +57,39 @@ def check_bar(strict: bool, min_confidence: float | None) -> None:
     """--strict and --min-confidence both set the bar: refuse the two together."""
     if strict and min_confidence is not None:
         raise InputError("give --strict or --min-confidence, not both")
+
+
+def parse_date_option(value: str | None, option: str) -> str | None:
+    """A --date/--since/--until value as an ISO date; a bad one is a user error (exit 2)."""
+    if value is None:
+        return None
+    from newsqa.dates import parse_date
+
+    return parse_date(value, option)
+
+
+def check_dates(since: str | None, until: str | None) -> tuple[str | None, str | None]:
+    """--since and --until as ISO dates, checked before any model loads (since <= until)."""
+    from newsqa.dates import check_range
+
+    return check_range(parse_date_option(since, "--since"), parse_date_option(until, "--until"))
+
+
+SinceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        help="Only articles published on or after this date, YYYY-MM-DD "
+        "(e.g. --since 2021-07-01); undated articles are left out.",
+        show_default=False,
+    ),
+]
+UntilOption = Annotated[
+    str | None,
+    typer.Option(
+        "--until",
+        help="Only articles published on or before this date, YYYY-MM-DD "
+        "(e.g. --until 2021-07-31); undated articles are left out.",
+        show_default=False,
+    ),
+]

@@ -109,11 +109,15 @@ class NewsQA:
         sources: list[str],
         batch_size: int = 32,
         on_progress: Callable[[int], None] | None = None,
+        published: str | date | None = None,
     ) -> list[AddResult]:
         """Add many articles, committing in batches (memory stays bounded).
 
         A source that cannot be read is reported and skipped; duplicates (by content) too.
+        ``published``: the publication date of every source, as for ``add``.
         """
+        if published is not None:
+            published = dates.parse_date(published, "published")
         results: list[AddResult | None] = [None] * len(sources)
         pending: list[tuple[int, NewArticle]] = []
 
@@ -126,7 +130,7 @@ class NewsQA:
 
         for number, source in enumerate(sources):
             try:
-                item = self.prepare(source)
+                item = self.prepare(source, published=published)
             except UserError as error:
                 results[number] = AddResult(source, None, "error", str(error))
             else:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+QUESTION = "how many members of the Afghanistan forces crossed the border?"
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "NEWSQA_DEVICE": "cpu"}
 
 
@@ -30,8 +31,7 @@ def newsqa(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
 
 
 def test_ask_on_the_default_article_prints_json_answer_and_evidence():
-    question = "how many members of the Afghanistan forces crossed the border?"
-    result = newsqa("ask", question, "--json")
+    result = newsqa("ask", QUESTION, "--json")
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert set(answer) == {"text", "answerable", "confidence", "evidence", "notice", "date"}
@@ -77,6 +77,12 @@ def test_an_article_not_in_english_is_named_and_still_read():
         (["ask", "how many?", "--article", "http://127.0.0.1:9/x"], "cannot fetch"),
         (["ask", "how many?", "--model", "no-such-org/no-such-model"], "cannot load"),
         (["summarize", "--strategy", "magic"], "unknown summary strategy"),
+        (["add", "story.txt", "--date", "2021-02-30"], "--date must be a date as YYYY-MM-DD"),
+        (["add", "story.txt", "--date", "yesterday"], "--date must be a date as YYYY-MM-DD"),
+        (["ask", "how many?", "--since", "July 2021"], "--since must be a date as YYYY-MM-DD"),
+        (["ask", "how many?", "--until", "2021-7-1"], "--until must be a date as YYYY-MM-DD"),
+        (["ask", "how many?", "--since", "2021-08-01", "--until", "2021-07-01"], "after until"),
+        (["ask", "how many?", "--since", "2021-07-01"], "published on no known date"),
     ],
 )
 def test_user_errors_exit_2_with_one_line_and_no_traceback(args, message):
@@ -129,3 +135,57 @@ def test_library_commands_add_list_show_ask_remove(tmp_path, squad_dev, empty_li
         listed[2]["id"],
     ]
     assert newsqa("remove", listed[0]["id"]).returncode == 2
+
+
+WHEN = "when did the soldiers cross the border?"
+
+
+def test_dates_add_list_show_and_a_relative_answer_resolved(seed_text, tmp_path):
+    story = tmp_path / "seed.txt"
+    story.write_text(seed_text)
+    added = newsqa("add", str(story), "--date", "2021-07-26", "--json")
+    assert added.returncode == 0, added.stderr
+    article_id = json.loads(added.stdout)[0]["id"]
+    listed = json.loads(newsqa("list", "--json").stdout)
+    assert listed[0]["id"] == article_id and listed[0]["published"] == "2021-07-26"
+    assert "2021-07-26" in newsqa("list").stdout
+    shown = newsqa("show", article_id, "--json")
+    assert json.loads(shown.stdout)["published"] == "2021-07-26"
+    assert "published 2021-07-26" in newsqa("show", article_id).stdout
+    answer = json.loads(newsqa("ask", WHEN, "--json").stdout)
+    assert answer["text"] == "late Sunday" and answer["date"] == "2021-07-25"
+    text = newsqa("ask", WHEN)
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.splitlines()[0].startswith("late Sunday  (2021-07-25)  (confidence")
+
+
+def test_ask_since_until_keeps_to_articles_published_then(seed_text, squad_dev, tmp_path):
+    seed = tmp_path / "seed.txt"
+    seed.write_text(seed_text)
+    older = tmp_path / "older.txt"
+    paragraphs = "\n\n".join(p["context"] for p in squad_dev[0]["paragraphs"][:5])
+    older.write_text(squad_dev[0]["title"] + "\n\n" + paragraphs)
+    assert newsqa("add", str(seed), "--date", "2021-07-26").returncode == 0
+    assert newsqa("add", str(older), "--date", "2020-01-15").returncode == 0
+    seed_id, older_id = [a["id"] for a in json.loads(newsqa("list", "--json").stdout)]
+
+    def cited(*args: str) -> set[str]:
+        result = newsqa("ask", QUESTION, "--json", "--min-confidence", "0", *args)
+        assert result.returncode == 0, result.stderr
+        return {e["article_id"] for e in json.loads(result.stdout)["evidence"]}
+
+    assert cited("--since", "2021-07-01", "--until", "2021-07-31") == {seed_id}
+    assert cited("--until", "2020-12-31") == {older_id}
+    assert cited("--since", "2020-01-15", "--until", "2020-01-15") == {older_id}
+    empty = newsqa("ask", QUESTION, "--since", "2022-01-01")
+    assert empty.returncode == 2 and "Traceback" not in empty.stderr
+    errors = [line for line in empty.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "no article was published since 2022-01-01" in errors[0]
+    outside = newsqa("ask", QUESTION, "--article", seed_id, "--until", "2020-12-31")
+    assert outside.returncode == 2 and "outside until 2020-12-31" in outside.stderr
+
+
+def test_date_options_teach_with_examples():
+    assert "--date 2021-07-26" in newsqa("add", "--help").stdout
+    helped = newsqa("ask", "--help").stdout
+    assert "--since 2021-07-01" in helped and "--until" in helped

@@ -3,6 +3,7 @@ error codes, the token rule, the size limits, URL refusal, batching under load, 
 
 from __future__ import annotations
 
+import copy
 import re
 import shutil
 import threading
@@ -116,7 +117,7 @@ def test_articles_add_list_show_remove(api, seed_id, seed_text, squad_dev):
     assert added["status"] == "added" and added["title"] == squad_dev[0]["title"]
     listed = api.get("/articles").json()
     assert [a["id"] for a in listed] == [seed_id, added["id"]]
-    assert set(listed[0]) == {"id", "title", "source", "characters"}
+    assert set(listed[0]) == {"id", "title", "source", "characters", "published"}
     shown = api.get(f"/articles/{added['id']}").json()
     assert shown["text"].startswith(squad_dev[0]["paragraphs"][0]["context"][:40])
     assert api.delete(f"/articles/{added['id']}").json() == {"removed": added["id"]}
@@ -178,6 +179,50 @@ def test_the_confidence_bar_travels_with_the_request(api, seed_id):
     assert strict["answerable"] is False
     both = api.post("/ask", json={**question, "min_confidence": 0.5, "strict": True})
     assert both.status_code == 400 and "not both" in both.json()["error"]
+
+
+def test_dates_published_in_listings_and_since_until_on_ask(api, engine, seed_id, squad_dev):
+    text = "\n\n".join(p["context"] for p in squad_dev[1]["paragraphs"][:3])
+    bad = api.post("/articles", json={"text": text, "published": "2020-02-30"})
+    assert bad.status_code == 400 and "published must be a date" in bad.json()["error"]
+    added = api.post("/articles", json={"text": text, "published": "2020-03-01"})
+    assert added.status_code == 201, added.text
+    dated = added.json()["id"]
+    try:
+        assert added.json()["published"] == "2020-03-01"
+        listed = {a["id"]: a["published"] for a in api.get("/articles").json()}
+        assert listed == {seed_id: None, dated: "2020-03-01"}
+        assert api.get(f"/articles/{dated}").json()["published"] == "2020-03-01"
+        assert api.get(f"/articles/{seed_id}").json()["published"] is None
+        body = {"question": QUESTION, "min_confidence": 0.0}
+        in_2020 = {**body, "since": "2020-01-01", "until": "2020-12-31"}
+        ranged = api.post("/ask", json=in_2020)
+        assert ranged.status_code == 200, ranged.text
+        eager = copy.copy(engine)
+        eager.min_confidence = 0.0
+        question = {k: v for k, v in in_2020.items() if k != "min_confidence"}
+        assert ranged.json() == eager.ask(**question).to_dict()
+        assert {e["article_id"] for e in ranged.json()["evidence"]} == {dated}
+        # concurrent asks with and without a range are never answered as one batch
+        with ThreadPoolExecutor(8) as pool:
+            found = list(pool.map(lambda b: api.post("/ask", json=b).json(), [in_2020, body] * 4))
+        for answer in found[0::2]:
+            assert {e["article_id"] for e in answer["evidence"]} == {dated}
+        for answer in found[1::2]:
+            assert answer["text"] == "46"
+        for request, message in (
+            ({**body, "since": "2030-01-01"}, "no article was published since 2030-01-01"),
+            ({**body, "since": "2021-02-01", "until": "2021-01-01"}, "is after until"),
+            ({**body, "until": "last week"}, "until must be a date as YYYY-MM-DD"),
+            ({**body, "article": seed_id, "since": "2020-01-01"}, "on no known date"),
+        ):
+            refused = api.post("/ask", json=request)
+            assert refused.status_code == 400 and message in refused.json()["error"], refused.text
+        schema = api.get("/openapi.json").json()["components"]["schemas"]
+        assert {"since", "until"} <= set(schema["AskRequest"]["properties"])
+        assert "published" in schema["AddRequest"]["properties"]
+    finally:
+        api.delete(f"/articles/{dated}")
 
 
 def test_summarize_an_article_and_a_text(api, seed_id, seed_text):

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from newsqa import __version__, ingest
+from newsqa import __version__, dates, ingest
 from newsqa.answer import check_question
 from newsqa.core import NewsQA
 from newsqa.errors import InputError, NotFoundError, UserError
@@ -73,6 +73,16 @@ class AskRequest(Source):
     top_k: int = Field(4, ge=1, le=50, description="Chunks read per question.")
     min_confidence: float | None = Field(None, ge=0.0, le=1.0)
     strict: bool = False
+    since: str | None = Field(
+        None,
+        description="Only articles published on or after this date (YYYY-MM-DD, e.g. "
+        "2021-07-01); undated articles are left out.",
+    )
+    until: str | None = Field(
+        None,
+        description="Only articles published on or before this date (YYYY-MM-DD); undated "
+        "articles are left out.",
+    )
 
 
 class SummarizeRequest(Source):
@@ -85,6 +95,11 @@ class AddRequest(BaseModel):
     text: str | None = Field(None, description="Article text or HTML.")
     url: str | None = Field(None, description="A public http(s) page (needs --allow-urls).")
     title: str | None = None
+    published: str | None = Field(
+        None,
+        description="The publication date, YYYY-MM-DD (e.g. 2021-07-26); else the page's "
+        "metadata or the text's dateline gives it, if either states a full date.",
+    )
     keep: bool = Field(True, description="false: hold it in memory only, not in the library.")
 
 
@@ -131,8 +146,14 @@ def create_app(qa: NewsQA, settings: Settings | None = None) -> FastAPI:
         return engines.holding(source.article), source.article
 
     async def add_source(
-        text: str | None, url: str | None, title: str | None, keep: bool
+        text: str | None,
+        url: str | None,
+        title: str | None,
+        keep: bool,
+        published: str | None = None,
     ) -> tuple[Article, bool]:
+        if published is not None:
+            published = dates.parse_date(published, "published")  # 400 before any fetch
         if text is not None and _URL.match(text):
             text, url = None, text.strip()
         if url is not None:
@@ -145,7 +166,7 @@ def create_app(qa: NewsQA, settings: Settings | None = None) -> FastAPI:
             raise InputError("give the article's text")
         if len(text.encode("utf-8", "surrogatepass")) > ingest.MAX_ARTICLE_BYTES:
             raise TooLarge(f"the article is larger than {ingest.MAX_ARTICLE_BYTES >> 20} MB")
-        return await batcher.run(lambda: engines.add(text, title, keep))
+        return await batcher.run(lambda: engines.add(text, title, keep, published))
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
@@ -174,9 +195,10 @@ def create_app(qa: NewsQA, settings: Settings | None = None) -> FastAPI:
         if len(questions) > MAX_QUESTIONS:
             raise TooLarge(f"{len(questions)} questions; the limit is {MAX_QUESTIONS} a request")
         cleaned = [check_question(q) for q in questions]
+        since, until = dates.check_range(request.since, request.until)
         engine, article = await source_engine(request)
         engine = engines.at_bar(engine, request.min_confidence, request.strict)
-        answers = await batcher.ask(engine, cleaned, article, request.top_k)
+        answers = await batcher.ask(engine, cleaned, article, request.top_k, since, until)
         return answers[0] if request.question is not None else answers
 
     @app.post("/summarize", response_model=Summary)
@@ -194,15 +216,19 @@ def create_app(qa: NewsQA, settings: Settings | None = None) -> FastAPI:
 
     @app.get("/articles")
     async def list_articles() -> list[dict[str, Any]]:
-        """The library's articles, oldest first (as ``newsqa list --json``)."""
+        """The library's articles, oldest first, each with its publication date
+        (``published``: YYYY-MM-DD or null), as ``newsqa list --json``."""
         return [_listing(article) for article in qa.articles()]
 
     @app.post("/articles", status_code=201)
     async def add_article(request: AddRequest) -> dict[str, Any]:
-        """Add a text or (``--allow-urls``) a page; ``keep: false`` holds it in memory only."""
+        """Add a text or (``--allow-urls``) a page; ``keep: false`` holds it in memory only.
+        ``published`` (YYYY-MM-DD) dates it; an article already added keeps its date."""
         if (request.text is None) == (request.url is None):
             raise InputError("give text or url")
-        article, fresh = await add_source(request.text, request.url, request.title, request.keep)
+        article, fresh = await add_source(
+            request.text, request.url, request.title, request.keep, request.published
+        )
         return {**_listing(article), "status": "added" if fresh else "duplicate"}
 
     @app.post("/articles/upload", status_code=201)
@@ -221,12 +247,14 @@ def create_app(qa: NewsQA, settings: Settings | None = None) -> FastAPI:
 
     @app.get("/articles/{article_id}")
     async def show_article(article_id: str) -> dict[str, Any]:
-        """One article with its cleaned text, which every offset refers to."""
+        """One article with its publication date and its cleaned text, which every offset
+        refers to."""
         article = engines.get(article_id)
         return {
             "id": article.id,
             "title": article.title,
             "source": article.source,
+            "published": article.published,
             "text": article.text,
         }
 
@@ -256,6 +284,7 @@ def _listing(article: Article) -> dict[str, Any]:
         "title": article.title,
         "source": article.source,
         "characters": len(article.text),
+        "published": article.published,
     }
 
 

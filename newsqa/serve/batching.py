@@ -1,11 +1,11 @@
 """One worker thread runs every model call of the server, gathering concurrent questions.
 
 Questions that arrive within ``window`` seconds of each other, and that go to the same engine,
-article, ``top_k`` and confidence bar, are answered by one ``ask_many`` call: one generator
-batch for many clients. ``ask_many`` keeps the int8 rule (a question's passages share batches
-only with each other), so a question gets the same answer asked alone or among others. Every
-other call (summaries, adds, removals) runs on the same thread, one at a time, so the models
-and the library are never used by two threads at once.
+article, ``top_k``, confidence bar and date range (``since``/``until``), are answered by one
+``ask_many`` call: one generator batch for many clients. ``ask_many`` keeps the int8 rule (a
+question's passages share batches only with each other), so a question gets the same answer
+asked alone or among others. Every other call (summaries, adds, removals) runs on the same
+thread, one at a time, so the models and the library are never used by two threads at once.
 """
 
 from __future__ import annotations
@@ -37,11 +37,13 @@ class _Job:
     questions: list[str] = field(default_factory=list)
     article: str | None = None
     top_k: int | None = None
+    since: str | None = None
+    until: str | None = None
 
     @property
     def key(self) -> Hashable:
         """Questions with the same key can share one ``ask_many``."""
-        return id(self.engine), self.article, self.top_k
+        return id(self.engine), self.article, self.top_k, self.since, self.until
 
 
 class Batcher:
@@ -59,10 +61,25 @@ class Batcher:
         self._worker.start()
 
     async def ask(
-        self, engine, questions: list[str], article: str | None, top_k: int | None
+        self,
+        engine,
+        questions: list[str],
+        article: str | None,
+        top_k: int | None,
+        since: str | None = None,
+        until: str | None = None,
     ) -> list[Answer]:
-        """``engine.ask_many(questions, article, top_k)``, batched with concurrent requests."""
-        job = _Job(Future(), engine=engine, questions=questions, article=article, top_k=top_k)
+        """``engine.ask_many(questions, article, top_k, since=, until=)``, batched with
+        concurrent requests."""
+        job = _Job(
+            Future(),
+            engine=engine,
+            questions=questions,
+            article=article,
+            top_k=top_k,
+            since=since,
+            until=until,
+        )
         self._jobs.put(job)
         return await asyncio.wrap_future(job.future)
 
@@ -120,7 +137,7 @@ class Batcher:
             first = group[0]
             questions = [q for job in group for q in job.questions]
             try:
-                answers = first.engine.ask_many(questions, article=first.article, top_k=first.top_k)
+                answers = _ask(first, questions)
             except Exception as error:
                 if len(group) == 1:
                     first.future.set_exception(error)
@@ -134,8 +151,15 @@ class Batcher:
                 start += len(job.questions)
 
 
-def _ask(job: _Job) -> list[Answer]:
-    return job.engine.ask_many(job.questions, article=job.article, top_k=job.top_k)
+def _ask(job: _Job, questions: list[str] | None = None) -> list[Answer]:
+    """``job``'s ask (or ``questions`` with its engine, article, top_k and date range)."""
+    return job.engine.ask_many(
+        job.questions if questions is None else questions,
+        article=job.article,
+        top_k=job.top_k,
+        since=job.since,
+        until=job.until,
+    )
 
 
 def _settle(future: Future, call: Callable[[], Any]) -> None:

@@ -59,12 +59,16 @@ class Engines:
             self._views[key] = view
         return self._views[key]
 
-    def add(self, text: str, title: str | None, keep: bool) -> tuple[Article, bool]:
+    def add(
+        self, text: str, title: str | None, keep: bool, published: str | None = None
+    ) -> tuple[Article, bool]:
         """Add a text to the library (``keep``) or to the scratch texts; returns the article and
-        whether it is new. Runs the embedder: call it on the batcher's thread."""
+        whether it is new. ``published``: as for ``NewsQA.add``. Runs the embedder: call it on
+        the batcher's thread."""
         engine = self.library if keep else self.scratch
         before = len(engine.library)
-        article = engine.add_text(text, title=title)  # never read as a path on this machine
+        # never read as a path on this machine
+        article = engine.add_text(text, title=title, published=published)
         fresh = len(engine.library) > before
         if not keep:
             self._remember(article.id)

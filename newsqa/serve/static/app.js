@@ -28,7 +28,8 @@ async function loadLibrary() {
   for (const article of await api("GET", "/articles")) {
     const option = document.createElement("option");
     option.value = article.id;
-    option.textContent = article.title || article.id;
+    const dated = article.published ? ` (${article.published})` : "";
+    option.textContent = (article.title || article.id) + dated;
     select.append(option);
   }
   if (select.options.length === 2) select.value = "paste"; // an empty library: paste one
