@@ -4,7 +4,8 @@ The calibration questions are none of the ``*-dev-public*`` files and none of th
 (``models/data.py`` holds them out): SQuAD train's validation articles (answerable and
 human-written unanswerable questions, on their paragraph and on the whole article, and their
 answerable questions put to another paragraph of the article that lacks the answer), the
-human-written unanswerables of the held-out SQuAD articles, the held-out TweetQA tweets, and
+human-written unanswerables of the held-out SQuAD articles, the held-out TweetQA tweets (and
+their questions put to the held-out tweet that shares the most rare words with their own), and
 off-topic questions (a question put to an unrelated Reuters article or tweet). Every retrieved
 passage's candidate answer is collected once, through the library as it runs, with its features
 and whether it is right (SQuAD F1 >= 0.5 against the golds).
@@ -45,7 +46,7 @@ from newsqa.generate import cpu_precision  # noqa: E402
 MIX = {"answerable": 0.6, "off-topic": 0.2, "unanswerable": 0.1, "other-passage": 0.1}
 """A news reader's questions: mostly answerable, some off-topic, some on-topic but not covered:
 half of those written to look answerable (SQuAD 2.0), half a question of one passage put to
-another passage of the same article."""
+another passage of the same article or to the tweet nearest its own (same people and events)."""
 STRICT_MIX = {"answerable": 0.5, "unanswerable": 0.5}
 RIGHT_F1 = 0.5
 GROUPS = {
@@ -144,6 +145,18 @@ def calibration_questions(limit: int, seed: int = 0) -> list[dict]:
     for context, question, golds in rng.sample(tweet_questions, min(limit, len(tweet_questions))):
         add("answerable", f"tweet:{context[:40]}", question, golds, context)
 
+    nearest = data._nearest_tweets([p["context"] for p in tweets])
+    on_topic = [
+        (number, qa["question"], [a["text"].lower() for a in qa["answers"]])
+        for number, p in enumerate(tweets)
+        for qa in p["qas"]
+        if nearest[number]
+    ]
+    for number, question, golds in rng.sample(on_topic, min(limit // 2, len(on_topic))):
+        other = tweets[rng.choice(nearest[number])]["context"]
+        if not any(g in other.lower() for g in golds if g.strip()):
+            add("other-passage", f"tweet:{tweets[number]['context'][:40]}", question, [], other)
+
     with gzip.open(SHARED_DATA / "reuters-headlines.jsonl.gz", "rt", encoding="utf-8") as handle:
         reuters = [r["article"] for r in map(json.loads, handle) if r["split"] == "NOT-USED"]
     strangers = reuters + [p["context"] for p in tweets]
@@ -155,7 +168,7 @@ def calibration_questions(limit: int, seed: int = 0) -> list[dict]:
 
 def collect_rows(precision: str, limit: int, reuse: bool) -> tuple[list[dict], list[dict]]:
     """The calibration questions and every candidate's features (cached by precision)."""
-    cache = CACHE / f"calibration_{cpu_precision(precision)}_{limit}.json.gz"
+    cache = CACHE / f"calibration_{cpu_precision(precision)}_{limit}_v2.json.gz"
     if reuse and cache.exists():
         with gzip.open(cache, "rt", encoding="utf-8") as handle:
             stored = json.load(handle)

@@ -166,3 +166,20 @@ def test_on_topic_tweet_negatives_share_the_topic_but_never_hold_an_answer():
         for other in others:
             shared = data._topic_words(contexts[number]) & data._topic_words(contexts[other])
             assert len(shared) >= 2 and other != number
+
+
+def test_calibration_holds_on_topic_tweet_negatives_from_held_out_tweets_only():
+    """benchmarks/calibrate.py puts held-out TweetQA questions to the held-out tweet nearest
+    their own: no gold answer there, and never a tweet that training sees."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from calibrate import calibration_questions
+
+    rows = calibration_questions(200)
+    tweets = [r for r in rows if r["kind"] == "other-passage" and r["group"].startswith("tweet:")]
+    assert len(tweets) >= 50
+    for row in tweets:
+        assert data.held_out(row["article"])
+        assert not row["golds"]
