@@ -26,6 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -513,12 +514,16 @@ def add_many(
     actors: int | None = None,
     batch_size: int = 32,
     on_progress: Callable[[int], None] | None = None,
+    published: str | date | None = None,
 ) -> list:
     """``NewsQA.add_many`` on Ray: sources are read, cleaned, chunked and embedded in parallel;
     this process stays the library's one writer and commits in batches (crash-safe as ever).
+    ``published``: the publication date of every source, as for ``NewsQA.add``.
     Returns one ``AddResult`` per source, in order."""
-    from newsqa import batch_ray
+    from newsqa import batch_ray, dates
     from newsqa.core import AddResult
+
+    given = dates.parse_date(published, "published") if published is not None else None
 
     if "-" in sources:
         raise InputError("add --ray reads files, folders and URLs: add stdin ('-') without --ray")
@@ -551,6 +556,8 @@ def add_many(
             results[number] = AddResult(sources[number], None, "error", item["error"])
         else:
             new = pickle.loads(item["payload"])
+            if given is not None:
+                new = replace(new, article=replace(new.article, published=given))
             if new.article.id in pending or new.article.id in qa.library:
                 results[number] = AddResult(sources[number], new.article.id, "duplicate")
             else:

@@ -416,8 +416,6 @@ def add(
     from rich.progress import Progress
 
     published = parse_date_option(published, "--date")
-    if published is not None and (ray or ray_address):
-        raise InputError("--date cannot be given with --ray yet: add dated articles without --ray")
     qa = _library(device="cpu")
     files = expand_sources(sources)
     if not files:
@@ -432,7 +430,12 @@ def add(
             from newsqa import batch
 
             done = batch.add_many(
-                qa, files, address=ray_address, num_gpus=num_gpus, on_progress=advance
+                qa,
+                files,
+                address=ray_address,
+                num_gpus=num_gpus,
+                on_progress=advance,
+                published=published,
             )
         else:
             done = qa.add_many(files, on_progress=advance, published=published)

@@ -242,7 +242,16 @@ def test_add_on_ray_200_articles_then_doctor_is_clean_and_each_is_found(ray_addr
     env = environment(NEWSQA_LIBRARY=str(library))
     command = [sys.executable, "-m", "newsqa.cli"]
     added = subprocess.run(
-        [*command, "add", str(folder), "--json", "--ray-address", ray_address],
+        [
+            *command,
+            "add",
+            str(folder),
+            "--json",
+            "--ray-address",
+            ray_address,
+            "--date",
+            "2021-07-26",
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -256,6 +265,7 @@ def test_add_on_ray_200_articles_then_doctor_is_clean_and_each_is_found(ray_addr
     qa = NewsQA(path=str(library), device="cpu")
     ids = {r["id"] for r in results}
     assert {a.id for a in qa.articles()} == ids
+    assert {a.published for a in qa.articles()} == {"2021-07-26"}  # --date reached every one
     # each article is indexed under its own id: its text finds it first among all 200
     articles = qa.articles()
     found = qa.retrieve_many([a.text for a in articles], None, 1)
