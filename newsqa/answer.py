@@ -28,6 +28,7 @@ class Passage:
     chunk: Chunk
     sentences: list[Sentence]
     similarity: float
+    published: str | None = None  # the article's publication date (ISO), if known
 
 
 def check_question(question: str) -> str:

@@ -246,19 +246,16 @@ class NewsQA:
                 notices[passage.article_id] = ingest.language_notice(passage.text)
             return notices[passage.article_id]
 
-        published: dict[str, str | None] = {}
-
-        def date_of(answer: Answer) -> str | None:
+        def date_of(found: list[Passage], answer: Answer) -> str | None:
             """The date the answer states, resolved against its article's publication date."""
             if not answer.answerable or not answer.evidence:
                 return None
             cited = answer.evidence[0].article_id
-            if cited not in published:
-                published[cited] = self.library.get(cited).published
-            return dates.resolve(answer.text, published[cited])
+            passage = next((p for p in found if p.article_id == cited), None)
+            return dates.resolve(answer.text, passage.published if passage else None)
 
         return [
-            replace(a, notice=notice(found, a), date=date_of(a))
+            replace(a, notice=notice(found, a), date=date_of(found, a))
             for a, found in zip(answers, passages)
         ]
 
@@ -300,6 +297,7 @@ class NewsQA:
                 f"no article was published {_range_text(start, end)} "
                 "(articles with no publication date are left out of a date range)"
             )
+        allowed = self.library.scope(article_id, start, end)  # once for every question
         vectors = self.embedder.encode(questions)
         return [
             [
@@ -310,8 +308,9 @@ class NewsQA:
                     found.chunk,
                     found.sentences,
                     hit.similarity,
+                    found.article.published,
                 )
-                for found, hit in self.library.search(vector, question, k, article_id, start, end)
+                for found, hit in self.library.search(vector, question, k, allowed)
             ]
             for question, vector in zip(questions, vectors)
         ]

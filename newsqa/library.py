@@ -220,22 +220,21 @@ class Library:
         chunk = Chunk(article.text[row[1] : row[2]], row[1], row[2], row[3], row[4])
         return StoredChunk(article, self._sentences_of(article), chunk)
 
-    def search(
-        self,
-        vector: np.ndarray,
-        text: str,
-        k: int,
-        article_id: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-    ):
-        """``(StoredChunk, Hit)`` pairs, best first, from all articles or from one; with
-        ``since``/``until``, only from articles published in that range."""
-        index = self.index()
+    def scope(
+        self, article_id: str | None = None, since: str | None = None, until: str | None = None
+    ) -> set[int] | None:
+        """The chunk ids a search may return: one article's, those of the articles published
+        from ``since`` to ``until`` (inclusive), both, or None for every chunk."""
         allowed = set(self.chunk_ids(article_id)) if article_id is not None else None
         if since is not None or until is not None:
             dated = self.published_chunk_ids(since, until)
             allowed = dated if allowed is None else allowed & dated
+        return allowed
+
+    def search(self, vector: np.ndarray, text: str, k: int, allowed: set[int] | None = None):
+        """``(StoredChunk, Hit)`` pairs, best first, from every chunk or from ``allowed``
+        (a ``scope``)."""
+        index = self.index()
         return [
             (self.stored_chunk(hit.chunk_id), hit)
             for hit in index.search(vector, text, k, allowed=allowed)
