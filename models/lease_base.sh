@@ -6,8 +6,9 @@
 # the calls), then one device call per chunk, back to back, each carrying its chunk; the last
 # call carries the last chunk and runs this script. It joins and verifies the chunks, trains for
 # $MINUTES (bf16 on CUDA, validating every 2.5 minutes, checkpointing every 2; arguments such as
-# `--resume DIR` go to `train`), exports the best held-out weights to models/newsqa-base/ and
-# leaves them in $OUT as pieces of <= 15 MiB
+# `--resume DIR` go to `train`: `prepare` prints the committed delta's call and resume), exports
+# the best held-out weights to models/newsqa-base/ (and models/runs/last-delta, which a second
+# call on the warm machine resumes from) and leaves them in $OUT as pieces of <= 15 MiB
 # (`python -m models.train_base receive FILES_AT` puts them in place here).
 set -euo pipefail
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_VERBOSITY=error TOKENIZERS_PARALLELISM=false
@@ -23,6 +24,9 @@ started=$(date +%s)
   "$PYTHON" -m models.train_base unpack --lease "$LEASE"
   "$PYTHON" -m models.train_base train --bundle "$LEASE/bundle" --minutes "$MINUTES" \
     --out models/newsqa-base "$@"
+  # the working tree replaces models/newsqa-base on every call; an ignored copy survives
+  # while the machine stays warm, for a next call's `--resume models/runs/last-delta`
+  rm -rf models/runs/last-delta && cp -r models/newsqa-base models/runs/last-delta
   "$PYTHON" -m models.train_base send --delta models/newsqa-base --out "$OUT"
   echo "lease done in $(( $(date +%s) - started )) s"
 } 2>&1 | tee "$OUT/lease.log"

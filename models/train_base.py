@@ -34,6 +34,7 @@ ROOT = HERE.parent
 LEASE = HERE / "runs" / "lease"
 DELTA = HERE / "newsqa-base"
 CHECKPOINT = HERE / "checkpoints" / "newsqa-base-latest"
+RESUME = HERE / "runs" / "resume" / "newsqa-base"  # the committed delta, carried on its own
 MAX_INPUT_TOKENS = 256
 MAX_TARGET_TOKENS = 96
 MIB = 1 << 20
@@ -275,10 +276,13 @@ def encoder_config_layers(folder: Path) -> int:
 
 def print_plan(lease: Path, pieces: list[dict]) -> None:
     """The device calls that carry the chunks, then train: back to back, since the machine
-    stays warm only ~30 s after a call, and carried files stay there only while it is warm."""
+    stays warm only ~30 s after a call, and carried files stay there only while it is warm.
+
+    When models/newsqa-base holds a delta, a copy goes up in its own call (the tree travels
+    without it) and the lease continues from it instead of starting again."""
     relative = lease.resolve().relative_to(ROOT)
     files = travelling_files()
-    large = {n: b for n, b in files.items() if b >= 8 * MIB}
+    large = {n: b for n, b in files.items() if b >= 4 * MIB}
     rest = sum(files.values()) - sum(large.values())
     largest = max(p["bytes"] for p in pieces)
     print(
@@ -287,22 +291,31 @@ def print_plan(lease: Path, pieces: list[dict]) -> None:
     )
     if rest + largest > CALL_LIMIT_MIB * MIB:
         print(f"WARNING: tree + chunk exceed {CALL_LIMIT_MIB} MiB: use a smaller --chunk-mib")
-    step = 0
+    calls = [(f"ls -l {relative}", [str(relative / p["name"])], 120) for p in pieces[:-1]]
+    train = "MINUTES=7 bash models/lease_base.sh"
+    from newsqa import base_model
+
+    if base_model.has_weights(DELTA):
+        shutil.rmtree(RESUME, ignore_errors=True)
+        shutil.copytree(DELTA, RESUME)
+        resume = str(RESUME.relative_to(ROOT))
+        calls.append((f"ls -l {resume}", [resume], 120))
+        train += f" --resume {resume} --warmup-steps 20"
+    calls.append(
+        (train, [str(relative / pieces[-1]["name"]), str(relative / "lease-sha256.json")], 600)
+    )
     if large:
         print(f"0. move aside for the calls (the lease needs none of them): {', '.join(large)}")
-    for number, piece in enumerate(pieces, 1):
-        carry = [str(relative / piece["name"])]
-        last = number == len(pieces)
-        if last:
-            carry.append(str(relative / "lease-sha256.json"))
-        command = "MINUTES=7 bash models/lease_base.sh" if last else f"ls -l {relative}"
-        timeout = 600 if last else 120
-        step = number
-        print(f"{step}. run(command={command!r}, carry={carry}, timeout_s={timeout})")
+    for number, (command, carry, timeout) in enumerate(calls, 1):
+        print(f"{number}. run(command={command!r}, carry={carry}, timeout_s={timeout})")
+    step = len(calls)
+    again = (
+        "MINUTES=N bash models/lease_base.sh --resume models/runs/last-delta --warmup-steps 20 "
+        "--lr-lora 4e-4 --lr-decoder 4e-4"
+    )
     print(
-        f"{step + 1}. at once, if budget_left_s still exceeds ~100 s plus the minutes: continue "
-        "on the warm machine, run(command='MINUTES=N bash models/lease_base.sh --resume "
-        "models/newsqa-base --warmup-steps 20', carry=[], timeout_s=600)"
+        f"{step + 1}. at once, if budget_left_s still exceeds ~50 s plus the minutes: continue "
+        f"on the warm machine, run(command={again!r}, carry=[], timeout_s=600)"
     )
     print(f"{step + 2}. python -m models.train_base receive <files_at of the last call>")
     if large:
