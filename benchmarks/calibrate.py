@@ -29,6 +29,7 @@ import gzip
 import json
 import random
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,7 @@ from qa_sets import collect, score_f1  # noqa: E402
 
 from models import data  # noqa: E402
 from newsqa import NewsQA  # noqa: E402
-from newsqa.confidence import FEATURES  # noqa: E402
+from newsqa.confidence import FEATURES, Evidence, features  # noqa: E402
 from newsqa.generate import cpu_precision  # noqa: E402
 
 MIX = {"answerable": 0.6, "off-topic": 0.2, "unanswerable": 0.1, "other-passage": 0.1}
@@ -64,7 +65,10 @@ GROUPS = {
         "question_in_article",
         "answer_in_question",
     ],
-    "answer type vs question word": [f for f in FEATURES if "_expected_" in f],
+    "answer type (word lists) vs question word": [
+        f for f in FEATURES if "_expected_" in f and not f.startswith("entity_")
+    ],
+    "answer entity (NER) vs question word": [f for f in FEATURES if f.startswith("entity_")],
     "beam and passage agreement": ["beam_agreement", "passage_agreement"],
 }
 CACHE = ROOT / "models" / "runs"
@@ -168,10 +172,12 @@ def calibration_questions(limit: int, seed: int = 0) -> list[dict]:
 
 def collect_rows(precision: str, limit: int, reuse: bool) -> tuple[list[dict], list[dict]]:
     """The calibration questions and every candidate's features (cached by precision)."""
-    cache = CACHE / f"calibration_{cpu_precision(precision)}_{limit}_v2.json.gz"
+    cache = CACHE / f"calibration_{cpu_precision(precision)}_{limit}_v3.json.gz"
     if reuse and cache.exists():
         with gzip.open(cache, "rt", encoding="utf-8") as handle:
             stored = json.load(handle)
+        for row in stored["candidates"]:  # features as the library computes them today
+            row["features"] = features(Evidence(**row["evidence"]))
         return stored["questions"], stored["candidates"]
     questions = calibration_questions(limit)
     qa = NewsQA(device="cpu", grounded=True, precision=precision)
@@ -180,6 +186,7 @@ def collect_rows(precision: str, limit: int, reuse: bool) -> tuple[list[dict], l
         {
             "question": row["id"],
             "features": c.features,
+            "evidence": asdict(c.evidence),
             "f1": score_f1(c.text, row["golds"]) if row["golds"] else 0.0,
         }
         for row in questions

@@ -16,6 +16,7 @@ import argparse
 import gzip
 import pickle
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -23,8 +24,8 @@ from calibrate import CACHE, reliability  # noqa: E402
 from common import add_precision_option, print_table, write_result  # noqa: E402
 from qa_sets import SETS, collect, sample, score_f1  # noqa: E402
 
-from newsqa import NewsQA  # noqa: E402
-from newsqa.answer import decide  # noqa: E402
+from newsqa import NewsQA, confidence  # noqa: E402
+from newsqa.answer import Candidate, decide  # noqa: E402
 from newsqa.metrics import best_over_golds, exact_match, f1_score  # noqa: E402
 
 FRONTIER = (50, 60, 70)
@@ -113,12 +114,22 @@ def candidates(qa: NewsQA, rows: list[dict], cache: Path, reuse: bool) -> dict:
     calibrator is replayed on the same candidates without generating again."""
     if reuse and cache.exists():
         with gzip.open(cache, "rb") as handle:
-            return pickle.load(handle)
+            stored = pickle.load(handle)
+        return {key: [refreshed(c) for c in listed] for key, listed in stored.items()}
     found = collect(qa, rows)
     cache.parent.mkdir(parents=True, exist_ok=True)
     with gzip.open(cache, "wb") as handle:
         pickle.dump(found, handle)
     return found
+
+
+def refreshed(candidate: Candidate) -> Candidate:
+    """A kept candidate with its features as the library computes them today (a candidate kept
+    before candidates held their evidence gets the entity features added)."""
+    if candidate.evidence is not None:
+        return replace(candidate, features=confidence.features(candidate.evidence))
+    added = confidence.entity_features(candidate.question, candidate.text, candidate.sentence.text)
+    return replace(candidate, features=candidate.features | added)
 
 
 def evaluate(qa: NewsQA, rows: list[dict], cache: Path, reuse: bool) -> dict:

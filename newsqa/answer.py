@@ -50,6 +50,7 @@ class Candidate:
     generation: Generation
     span: tuple[int, int]  # in the passage's chunk
     features: dict[str, float]
+    evidence: confidence.Evidence | None = None  # what the features were computed from
 
     @property
     def article_span(self) -> tuple[int, int]:
@@ -161,7 +162,7 @@ def _candidates(
             / max(len(outputs) - 1, 1),
             passage_agreement=same / max(len(passages) - 1, 1),
         )
-        found.append(replace(candidate, features=confidence.features(evidence)))
+        found.append(replace(candidate, features=confidence.features(evidence), evidence=evidence))
     return found
 
 
