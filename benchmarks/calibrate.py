@@ -65,10 +65,7 @@ GROUPS = {
         "question_in_article",
         "answer_in_question",
     ],
-    "answer type (word lists) vs question word": [
-        f for f in FEATURES if "_expected_" in f and not f.startswith("entity_")
-    ],
-    "answer entity (NER) vs question word": [f for f in FEATURES if f.startswith("entity_")],
+    "answer type vs question word": [f for f in FEATURES if "_expected_" in f],
     "beam and passage agreement": ["beam_agreement", "passage_agreement"],
 }
 CACHE = ROOT / "models" / "runs"
@@ -170,9 +167,12 @@ def calibration_questions(limit: int, seed: int = 0) -> list[dict]:
     return rows
 
 
-def collect_rows(precision: str, limit: int, reuse: bool) -> tuple[list[dict], list[dict]]:
-    """The calibration questions and every candidate's features (cached by precision)."""
-    cache = CACHE / f"calibration_{cpu_precision(precision)}_{limit}_v3.json.gz"
+def collect_rows(
+    model: str | None, precision: str, limit: int, reuse: bool
+) -> tuple[list[dict], list[dict]]:
+    """The calibration questions and every candidate's features (cached by model, precision)."""
+    tag = f"{model}_" if model else ""
+    cache = CACHE / f"calibration_{tag}{cpu_precision(precision)}_{limit}_v3.json.gz"
     if reuse and cache.exists():
         with gzip.open(cache, "rt", encoding="utf-8") as handle:
             stored = json.load(handle)
@@ -180,7 +180,7 @@ def collect_rows(precision: str, limit: int, reuse: bool) -> tuple[list[dict], l
             row["features"] = features(Evidence(**row["evidence"]))
         return stored["questions"], stored["candidates"]
     questions = calibration_questions(limit)
-    qa = NewsQA(device="cpu", grounded=True, precision=precision)
+    qa = NewsQA(device="cpu", model=model, grounded=True, precision=precision)
     found = collect(qa, questions)
     candidates = [
         {
@@ -274,13 +274,23 @@ def main() -> None:
     parser.add_argument("--key", default="default", help="calibration.json entry to write")
     parser.add_argument("--limit", type=int, default=1200, help="questions of each source")
     parser.add_argument("--reuse", action="store_true", help="reuse collected candidates")
-    parser.add_argument("--model-dir", type=Path, default=ROOT / "models" / "newsqa-mini")
+    parser.add_argument(
+        "--model", help="newsqa-base, or a local seq2seq folder (default: newsqa-mini)"
+    )
+    parser.add_argument(
+        "--model-dir", type=Path, help="where calibration.json goes (default: the model's folder)"
+    )
     parser.add_argument(
         "--without", nargs="+", default=[], choices=FEATURES, help="fit without these features"
     )
     args = parser.parse_args()
 
-    questions, candidates = collect_rows(args.precision, args.limit, args.reuse)
+    if args.model_dir is None:
+        named = {None: "newsqa-mini", "newsqa-base": "newsqa-base"}
+        args.model_dir = (
+            ROOT / "models" / named[args.model] if args.model in named else Path(args.model)
+        )
+    questions, candidates = collect_rows(args.model, args.precision, args.limit, args.reuse)
     x = np.array([[c["features"][f] for f in FEATURES] for c in candidates], dtype=float)
     f1s = np.array([c["f1"] for c in candidates])
     y = (f1s >= RIGHT_F1).astype(int)
@@ -373,7 +383,7 @@ def main() -> None:
     for row in questions:
         kinds[row["kind"]] = kinds.get(row["kind"], 0) + 1
     write_result(
-        f"calibration_{args.key}",
+        f"calibration_{args.model}_{args.key}" if args.model else f"calibration_{args.key}",
         {
             "precision": fitted["precision"],
             "questions_by_kind": kinds,

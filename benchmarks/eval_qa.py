@@ -124,12 +124,11 @@ def candidates(qa: NewsQA, rows: list[dict], cache: Path, reuse: bool) -> dict:
 
 
 def refreshed(candidate: Candidate) -> Candidate:
-    """A kept candidate with its features as the library computes them today (a candidate kept
-    before candidates held their evidence gets the entity features added)."""
-    if candidate.evidence is not None:
-        return replace(candidate, features=confidence.features(candidate.evidence))
-    added = confidence.entity_features(candidate.question, candidate.text, candidate.sentence.text)
-    return replace(candidate, features=candidate.features | added)
+    """A kept candidate with its features as the library computes them today (where it kept
+    its evidence; one kept before candidates held it is replayed as it was)."""
+    if candidate.evidence is None:
+        return candidate
+    return replace(candidate, features=confidence.features(candidate.evidence))
 
 
 def evaluate(qa: NewsQA, rows: list[dict], cache: Path, reuse: bool) -> dict:

@@ -15,8 +15,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from newsqa import entities
-
 
 def _words(text: str) -> list[str]:
     return text.split()
@@ -50,32 +48,6 @@ _EXPECTS_NUMBER = re.compile(
 )
 _EXPECTS_TIME = re.compile(r"\bwhen\b|\bwhat (?:year|time|date|day|month)\b|\bwhich year\b", re.I)
 _EXPECTS_NAME = re.compile(r"\bwho(?:m|se)?\b|\bwhere\b", re.I)
-_EXPECTED_ENTITIES = (
-    (
-        re.compile(r"\bhow (?:many|much)\b|\bwhat (?:percentage|number|amount)\b", re.I),
-        frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"}),
-    ),
-    (
-        re.compile(r"\bhow (?:old|long|far|tall|big|large|high|often)\b|\bwhat age\b", re.I),
-        frozenset({"CARDINAL", "QUANTITY", "DATE", "TIME"}),
-    ),
-    (
-        re.compile(
-            r"\bwhen\b|\b(?:what|which) (?:year|time|date|day|month|decade|century)\b", re.I
-        ),
-        frozenset({"DATE", "TIME"}),
-    ),
-    (
-        re.compile(
-            r"\bwhere\b|\b(?:what|which|in what|in which) (?:country|city|town|state|province|"
-            r"region|village|county|place|area|continent|island|capital)\b",
-            re.I,
-        ),
-        frozenset({"GPE", "LOC", "FAC", "ORG"}),
-    ),
-    (re.compile(r"\bwho(?:m|se)?\b", re.I), frozenset({"PERSON", "ORG", "NORP", "GPE"})),
-)
-"""What kinds of entity answer a question, by its question words (first match)."""
 _ASKS_COUNT = re.compile(r"\bhow (?:many|much)\b|\bwhat (?:number|amount)\b", re.I)
 _VAGUE_AMOUNT = re.compile(
     r"(?:(?:a|some|several|many) )?(?:few|several|many|numerous|dozens|scores|hundreds|"
@@ -208,9 +180,6 @@ FEATURES = (
     "name_expected_missing",
     "beam_agreement",
     "passage_agreement",
-    "entity_expected_found",
-    "entity_expected_other",
-    "entity_expected_none",
 )
 
 
@@ -249,28 +218,6 @@ def features(evidence: Evidence) -> dict[str, float]:
         "name_expected_missing": float(wants_name and not named),
         "beam_agreement": evidence.beam_agreement,
         "passage_agreement": evidence.passage_agreement,
-    } | entity_features(evidence.question, evidence.answer, evidence.sentence)
-
-
-def expected_entities(question: str) -> frozenset[str] | None:
-    """The entity labels that answer ``question`` ("when": DATE or TIME), or None when its
-    question words expect no particular kind ("what", "why")."""
-    found = (labels for pattern, labels in _EXPECTED_ENTITIES if pattern.search(question))
-    return next(found, None)
-
-
-def entity_features(question: str, answer: str, sentence: str) -> dict[str, float]:
-    """Whether the answer is an entity of the kind the question asks for ("found"), an entity
-    of another kind ("88" as a number for "when": "other"), or no entity at all ("none")."""
-    expected = expected_entities(question)
-    if expected is None:
-        return {"entity_expected_found": 0.0, "entity_expected_other": 0.0,
-                "entity_expected_none": 0.0}  # fmt: skip
-    labels = entities.labels_of(answer, sentence)
-    return {
-        "entity_expected_found": float(bool(labels & expected)),
-        "entity_expected_other": float(bool(labels) and not labels & expected),
-        "entity_expected_none": float(not labels),
     }
 
 

@@ -272,25 +272,6 @@ def test_features_read_the_question_against_the_answer_and_its_evidence(seed_tex
     assert echo["answer_in_question"] == 1.0
 
 
-def test_entity_features_say_whether_the_answer_is_the_kind_the_question_asks_for(seed_text):
-    from newsqa.confidence import entity_features, expected_entities
-
-    sentence = next(s for s in seed_text.split("\n") if "a total of 46 members" in s)
-
-    def kind(question: str, answer: str) -> str:
-        found = entity_features(question, answer, sentence)
-        assert sum(found.values()) == (expected_entities(question) is not None)
-        return next((name for name, value in found.items() if value), "no kind expected")
-
-    assert kind("how many soldiers crossed the border?", "46") == "entity_expected_found"
-    assert kind("when did they cross the border?", "late Sunday") == "entity_expected_found"
-    assert kind("when did they cross the border?", "46") == "entity_expected_other"
-    assert kind("where did they cross the border?", "Chitral") == "entity_expected_found"
-    assert kind("where did they cross the border?", "the border") == "entity_expected_none"
-    assert kind("which town did they cross near?", "late Sunday") == "entity_expected_other"
-    assert kind("why did they cross?", "the border") == "no kind expected"
-
-
 def test_the_calibrator_is_plain_numbers_per_precision(tmp_path):
     import json
 
