@@ -389,6 +389,23 @@ def test_newsqa_base_rehearsal_on_the_installed_encoder(tmp_path, monkeypatch):
 
 
 @needs_base
+def test_the_shipped_newsqa_base_reads_the_seed_article():
+    """The committed delta on the installed encoder, judged by its own fitted calibrator at its
+    default bar: the crossing's count with its sentence, an off-topic question refused."""
+    import newsqa
+    from newsqa.confidence import Calibrator
+
+    qa = newsqa.NewsQA(device="cpu", model="newsqa-base", precision="fp32")
+    assert qa.calibrator.weights != Calibrator.margin_rule().weights
+    article = (SHARED / "seed" / "article.txt").read_text()
+    added = qa.add_text(article)
+    crossed = qa.ask("How many soldiers crossed the border?", article=added.id)
+    assert crossed.answerable and crossed.text == "46", crossed
+    assert crossed.evidence[0].sentence.startswith("The statement said a total of 46 members")
+    assert not qa.ask("who won the last cricket world cup?", article=added.id).answerable
+
+
+@needs_base
 def test_mpnet_vocabulary_takes_minilm_rows_shifted_by_four():
     from transformers import AutoTokenizer
 

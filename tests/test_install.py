@@ -9,7 +9,7 @@ environment's packages, newsqa's own left out: so the code, the bundled model an
 article that run are the wheel's, from a folder outside the checkout. Then the command line runs
 there as a user runs it: `newsqa ask` (the bundled default article, answered with evidence),
 `newsqa summarize`, `newsqa models list`, `newsqa --version`, `python -m newsqa`, the Python
-API, `newsqa serve` (the `serve` extra), newsqa-base's one line (not trained), and each extra
+API, `newsqa serve` (the `serve` extra), newsqa-base's one line (its encoder), and each extra
 resolves on its own. tests/test_zip_install.py reuses the helpers to run the wheel as a zip.
 
 About a minute on 2 cores: two builds of a 73 MB wheel, one sdist, three model loads.
@@ -215,7 +215,7 @@ def test_the_wheel_holds_the_model_the_article_and_the_page(dist):
         files["newsqa/bundled_model/model.safetensors"]
         == (ROOT / "models" / "newsqa-mini" / "model.safetensors").stat().st_size
     )
-    # newsqa-base's folder ships what git holds of it (today its README: no weights), never
+    # newsqa-base's folder ships what git holds of it (its README and trained delta), never
     # weights left untracked in the checkout's models/newsqa-base.
     tracked = tracked_files()
     if tracked is not None:
@@ -307,29 +307,30 @@ def test_models_list_finds_the_bundled_model(venv):
     assert mini["status"] == "bundled"
     assert Path(mini["path"]).is_relative_to(venv["site"])
     base = next(row for row in rows if row["name"] == "newsqa-base")
-    assert base["status"].startswith("not trained"), base  # no weights are committed
+    assert base["status"].startswith("needs its encoder"), base  # the delta ships, not the encoder
     assert Path(base["path"]) == venv["site"] / "newsqa" / "base_delta"
 
 
-def test_newsqa_base_in_the_wheel_says_it_is_not_trained(venv):
-    """The installed delta folder (newsqa.base_delta) holds no weights: one line says so (the
-    encoder given as MiniLM, so the check reaches the delta)."""
-    from newsqa.base_model import minilm_path
+def test_newsqa_base_in_the_wheel_asks_for_its_encoder(venv):
+    """The wheel holds newsqa-base's trained delta (newsqa.base_delta); without the encoder it
+    rests on, one line says how to install it."""
+    from newsqa.base_model import DECODER_WEIGHTS
 
-    env = {**venv["env"], "NEWSQA_BASE_ENCODER": str(minilm_path())}
+    delta = venv["site"] / "newsqa" / "base_delta"
+    shipped = ROOT / "models" / "newsqa-base" / DECODER_WEIGHTS
+    assert (delta / DECODER_WEIGHTS).stat().st_size == shipped.stat().st_size
     article = str(venv["site"] / "newsqa" / "data" / "article.txt")
     done = subprocess.run(
         ["newsqa", "ask", "how many soldiers?", "--article", article, "--model", "newsqa-base"],
         cwd=venv["cwd"],
-        env=env,
+        env=venv["env"],
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "no trained weights" in lines[0], done.stderr
-    assert str(venv["site"] / "newsqa" / "base_delta") in lines[0]
+    assert len(lines) == 1 and "run newsqa models install base" in lines[0], done.stderr
 
 
 def test_ask_the_bundled_default_article(venv):
