@@ -16,6 +16,7 @@ from newsqa.errors import NewsQAError, UserError
 if TYPE_CHECKING:
     from newsqa.core import NewsQA
     from newsqa.results import Answer, Article, Evidence, Summary
+    from newsqa.stories import Story, StoryArticle
 
 # Loaded on first use, so that the CLI's path through a running server imports no numpy or torch.
 _LAZY = {
@@ -24,6 +25,8 @@ _LAZY = {
     "Article": "newsqa.results",
     "Evidence": "newsqa.results",
     "Summary": "newsqa.results",
+    "Story": "newsqa.stories",
+    "StoryArticle": "newsqa.stories",
 }
 
 __all__ = [
@@ -32,6 +35,8 @@ __all__ = [
     "Evidence",
     "NewsQA",
     "NewsQAError",
+    "Story",
+    "StoryArticle",
     "Summary",
     "UserError",
     "ask",

@@ -44,6 +44,7 @@ app = typer.Typer(
         "Examples:\n\n"
         '  newsqa ask "how many soldiers?"\n\n'
         "  newsqa add today/*.html ~/saved/story.txt\n\n"
+        "  newsqa stories --since 2021-07-01\n\n"
         '  newsqa ask "who won?" --article story.html --json\n\n'
         '  newsqa ask "who resigned?" --since 2021-07-01 --until 2021-07-31\n\n'
         "  curl -s https://example.com/story | newsqa summarize --article - --words 60"
@@ -439,6 +440,8 @@ def add(
             )
         else:
             done = qa.add_many(files, on_progress=advance, published=published)
+    if ray or ray_address:
+        qa.group_stories()  # Ray's workers embed the chunks only: group the new articles here
     results = [asdict(result) for result in done]
     _report_added(results, json_output)
     if any(r["status"] == "error" for r in results):
@@ -502,6 +505,71 @@ def list_articles(json_output: JsonOption = False) -> None:
             article.source,
         )
     out.print(table)
+
+
+@app.command()
+def stories(
+    since: SinceOption = None,
+    until: UntilOption = None,
+    json_output: JsonOption = False,
+    library: Annotated[
+        str | None,
+        typer.Option("--library", help="Library folder (as newsqa --library).", show_default=False),
+    ] = None,
+) -> None:
+    """List the library's stories: its articles grouped by the event they report.
+
+    Each article joins a story as it is added (newsqa add) and never moves to another;
+    near-identical copies are marked as duplicates. A story shows its title, the span of its
+    articles' dates, and each article's id, date and title. --since/--until keep to the stories
+    with an article published in that range, showing only those articles.
+
+    Example: newsqa stories
+
+    Example: newsqa stories --since 2021-07-01 --until 2021-07-31 --json
+    """
+    since, until = check_dates(since, until)
+    if library is not None:
+        _state["library"] = library
+    found = _library(device="cpu").stories(since, until) if _library_exists() else []
+    if json_output:
+        print(json.dumps([story.to_dict() for story in found], ensure_ascii=False, indent=2))
+        return
+    if not found:
+        if since or until:
+            err.print(f"No story has an article published {_range_words(since, until)}.")
+        else:
+            err.print(f"The library has no articles ({library_path()}). Add some: newsqa add FILE")
+        return
+    for number, story in enumerate(found):
+        _print_story(story, blank_line=number > 0)
+
+
+def _range_words(since: str | None, until: str | None) -> str:
+    if since and until:
+        return f"from {since} to {until}"
+    return f"since {since}" if since else f"until {until}"
+
+
+def _print_story(story, blank_line: bool) -> None:
+    """One story: its title, dates and counts, then one line per article."""
+    if blank_line:
+        out.print()
+    span = story.first if story.first == story.last else f"{story.first} to {story.last}"
+    duplicates = len(story.duplicates)
+    counts = f"{len(story.article_ids)} article{'s' if len(story.article_ids) != 1 else ''}"
+    if duplicates:
+        counts += f", {duplicates} duplicate{'s' if duplicates != 1 else ''}"
+    dated = f"{span}, " if story.first else ""
+    out.print(
+        f"[bold]story {story.id}: {escape(story.title)}[/bold]  [dim]({dated}{counts})[/dim]",
+        highlight=False,
+    )
+    for article in story.articles:
+        line = f"  {article.id}  {article.published or 'undated   '}  {escape(article.title)}"
+        if article.duplicate_of:
+            line += f"  [dim](duplicate of {article.duplicate_of})[/dim]"
+        out.print(line, highlight=False)
 
 
 @app.command()

@@ -18,10 +18,15 @@ from newsqa.errors import InputError, UserError
 from newsqa.generate import Seq2SeqGenerator
 from newsqa.library import Library, NewArticle
 from newsqa.results import Answer, Article, Summary
+from newsqa.stories import Story, article_vectors, grouping_texts, grouping_vector
 
 CHUNK_TOKENS = 128
 """Chunk bound in embedding-model tokens: what all-MiniLM-L6-v2 was trained on, and what the
 bundled generator sees as one context."""
+GROUP_BATCH = 64
+"""Ungrouped articles embedded and placed per commit by ``NewsQA.group_stories``."""
+GROUP_PROGRESS_FROM = 200
+"""Ungrouped articles from which ``group_stories`` shows a progress bar (on stderr)."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,8 @@ class NewsQA:
             raise InputError(f"min_confidence is a probability: {min_confidence} is not in 0..1")
         self.min_confidence = min_confidence
         self.grounded = self.generator.is_bundled if grounded is None else grounded
+        if self.library.embedder in (None, self.embedder.name):
+            self.group_stories()  # a library made before stories: grouped once, here
 
     # -- articles ---------------------------------------------------------------------------
 
@@ -162,7 +169,11 @@ class NewsQA:
             document = replace(document, published=given)
         article, sentences, chunks = split_document(document, self.embedder.count_tokens)
         vectors = self.embedder.encode([c.text for c in chunks], progress=len(chunks) > 256)
-        return NewArticle(article, sentences, chunks, vectors, self.embedder.name)
+        # The story texts in a batch of their own: the chunks' vectors stay exactly as before.
+        lead, named = grouping_texts(article.title, [s.text for s in sentences])
+        grouping = self.embedder.encode([lead] + ([named] if named else []))
+        story_vector = grouping_vector(grouping[0], grouping[1] if named else None)
+        return NewArticle(article, sentences, chunks, vectors, self.embedder.name, story_vector)
 
     def _check_embedder(self) -> None:
         if self.library.embedder not in (None, self.embedder.name):
@@ -178,6 +189,7 @@ class NewsQA:
             article_id: self.embedder.encode(chunks, progress=True) for article_id, chunks in texts
         }
         self.library.replace_vectors(vectors, self.embedder.name)
+        self.group_stories()  # the old embedder's grouping vectors were dropped
         return sum(len(chunks) for _, chunks in texts)
 
     def articles(
@@ -188,8 +200,52 @@ class NewsQA:
         return self.library.articles(*dates.check_range(since, until))
 
     def remove(self, *articles: str | Article) -> None:
-        """Remove articles: their text never appears in answers again."""
+        """Remove articles: their text never appears in answers again, and each leaves its
+        story (see ``stories``)."""
         self.library.remove([_article_id(a) for a in articles])
+
+    # -- stories ----------------------------------------------------------------------------
+
+    def stories(
+        self, since: str | date | None = None, until: str | date | None = None
+    ) -> list[Story]:
+        """The added articles grouped by the event they report (``newsqa.stories``), by story
+        id (the order stories began). Each ``Story`` has its title, its articles (id, title,
+        date, source; ``duplicates``: near-identical copies of a member) and its first and last
+        dates. With ``since``/``until`` (inclusive), the stories with an article published in
+        that range, each holding only those articles (an undated article is in no range).
+
+        Every added article is placed in a story as it is added; nothing placed ever moves to
+        another story. A removed article leaves its story (a duplicate of it takes its place).
+        """
+        start, end = dates.check_range(since, until)
+        self._check_embedder()
+        self.group_stories()
+        return self.library.stories(start, end)
+
+    def group_stories(self) -> int:
+        """Place the articles that are in no story yet (those of a library made before stories,
+        or added by ``newsqa add --ray``), oldest published first, committing every
+        ``GROUP_BATCH``; a progress bar on stderr when there are many. Returns how many."""
+        total = self.library.ungrouped_count()
+        if not total:
+            return 0
+        from tqdm.auto import tqdm
+
+        placed = 0
+        tried: set[str] = set()
+        with tqdm(
+            total=total,
+            desc="Grouping articles into stories",
+            unit="article",
+            disable=total < GROUP_PROGRESS_FROM,
+        ) as bar:
+            while batch := [a for a in self.library.ungrouped(GROUP_BATCH) if a.id not in tried]:
+                tried.update(a.id for a in batch)
+                vectors = article_vectors(self.embedder, [(a.title, a.text) for a in batch])
+                placed += self.library.group(dict(zip((a.id for a in batch), vectors)))
+                bar.update(len(batch))
+        return placed
 
     # -- questions --------------------------------------------------------------------------
 

@@ -7,6 +7,13 @@ leaves the old generation in force (the stray new file is removed on the next wr
 the new one. Readers take the generation from SQLite and check the file's sha256 before use.
 Vectors are also kept in SQLite, so ``repair`` rebuilds a missing or damaged index without
 re-embedding. One writer at a time: a file lock around every write.
+
+Stories (``newsqa.stories``): each article's grouping vector, story and duplicate link are rows
+of ``story_articles``, written in the same transaction as the article (or its removal). The
+in-memory ``StoryIndex`` is rebuilt from those rows when another process has changed them (the
+stored choices replayed, never made again). An article that has no row yet (a library made
+before stories, an article added by ``newsqa add --ray``) is "ungrouped" until ``group`` places
+it; ``NewsQA`` does so when it opens a library and before it lists stories.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +33,14 @@ from newsqa.chunk import Chunk, Sentence
 from newsqa.errors import NotFoundError, UserError
 from newsqa.index import HybridIndex, stored_ids
 from newsqa.results import Article
+from newsqa.stories import DUPLICATE_THRESHOLD, THRESHOLD, WINDOW_DAYS, Story, StoryIndex
+from newsqa.stories import STATE_VERSION as STORY_STATE_VERSION
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """1: the first schema. 2: ``articles.published`` (an ISO date or NULL), added to a version 1
-library when it is opened (its articles stay, undated)."""
+library when it is opened (its articles stay, undated). 3: ``story_articles`` (each article's
+story), created empty when an older library is opened: its articles are ungrouped until
+``NewsQA`` groups them (once, in publication-date order)."""
 LOCK_TIMEOUT_SECONDS = 60.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -42,6 +53,10 @@ CREATE TABLE IF NOT EXISTS chunks (
     number INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
     first_sentence INTEGER NOT NULL, last_sentence INTEGER NOT NULL, vector BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id);
+CREATE TABLE IF NOT EXISTS story_articles (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id TEXT NOT NULL UNIQUE REFERENCES articles(id) ON DELETE CASCADE,
+    story INTEGER NOT NULL, duplicate_of TEXT, label TEXT NOT NULL, vector BLOB NOT NULL);
 """
 
 
@@ -62,6 +77,9 @@ class NewArticle:
     chunks: list[Chunk]
     vectors: np.ndarray
     embedder: str
+    story_vector: np.ndarray | None = None
+    """The article's grouping vector (``newsqa.stories.article_vector``); None: the article is
+    stored ungrouped, for ``Library.group`` to place later."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +131,8 @@ class Library:
             self._migrate()
         self._index: HybridIndex | None = None
         self._index_generation: int | None = None
+        self._stories: StoryIndex | None = None
+        self._stories_generation: str | None = None
 
     def _migrate(self) -> None:
         """Bring a library made by an older newsqa to this schema (under the write lock; each
@@ -121,6 +141,8 @@ class Library:
         if "published" not in columns:  # version 1
             self._db.execute("ALTER TABLE articles ADD COLUMN published TEXT")
         self._db.execute("CREATE INDEX IF NOT EXISTS articles_by_published ON articles(published)")
+        # version 2: _SCHEMA created story_articles empty; its articles are ungrouped (NewsQA
+        # groups them when it opens the library)
         if int(self._meta("schema_version") or 0) < SCHEMA_VERSION:
             self._set_meta("schema_version", str(SCHEMA_VERSION))
 
@@ -240,6 +262,87 @@ class Library:
             for hit in index.search(vector, text, k, allowed=allowed)
         ]
 
+    # -- stories ----------------------------------------------------------------------------
+
+    def stories(self, since: str | None = None, until: str | None = None) -> list[Story]:
+        """The stories of the grouped articles, by id, each article with its source; with
+        ``since``/``until`` (ISO dates, inclusive), those with an article published in that
+        range, holding only such articles (``Story.within``)."""
+        found = self.story_index().stories()
+        where, values = _published_in(since, until)
+        sources = dict(self._db.execute(f"SELECT a.id, a.source FROM articles a{where}", values))
+        result = []
+        for story in found:
+            kept = story.within(since, until)
+            if kept is not None:
+                articles = [replace(a, source=sources.get(a.id)) for a in kept.articles]
+                result.append(replace(kept, articles=articles))
+        return result
+
+    def story_index(self) -> StoryIndex:
+        """The story index of the committed rows, rebuilt when another process changed them."""
+        with self._snapshot():
+            generation = self._meta("story_generation") or "0"
+            if self._stories is None or generation != self._stories_generation:
+                self._stories = self._loaded_stories()
+                self._stories_generation = generation
+        return self._stories
+
+    def ungrouped_count(self) -> int:
+        """How many articles are in no story yet (see ``group``)."""
+        return self._db.execute(f"SELECT COUNT(*) FROM articles a WHERE {_UNGROUPED}").fetchone()[0]
+
+    def ungrouped(self, limit: int) -> list[Article]:
+        """Up to ``limit`` articles in no story yet, in the order to group them: by publication
+        date (undated last), then as added."""
+        rows = self._db.execute(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles a WHERE {_UNGROUPED} "
+            "ORDER BY a.published IS NULL, a.published, a.added_at LIMIT ?",
+            (limit,),
+        )
+        return [Article(*row) for row in rows]
+
+    def _loaded_stories(self) -> StoryIndex:
+        """The story index replayed from ``story_articles`` (in the order placed)."""
+        rows = self._db.execute(
+            "SELECT s.article_id, s.story, a.published, s.label, s.duplicate_of, s.vector "
+            "FROM story_articles s JOIN articles a ON a.id = s.article_id ORDER BY s.seq"
+        ).fetchall()
+        placed = {row[0] for row in rows}
+        articles = [
+            # A duplicate whose member is gone (removed by a newsqa that knew no stories) is
+            # a member: never an article silently left out of its story.
+            [article_id, story, published, label, duplicate if duplicate in placed else None]
+            for article_id, story, published, label, duplicate, _ in rows
+        ]
+        vectors = [np.frombuffer(row[5], dtype=np.float32) for row in rows]
+        dimension = len(vectors[0]) if vectors else int(self._meta("dimension") or 384)
+        return StoryIndex.from_state(
+            {
+                "version": STORY_STATE_VERSION,
+                "dimension": dimension,
+                "threshold": THRESHOLD,
+                "window_days": WINDOW_DAYS,
+                "duplicate_threshold": DUPLICATE_THRESHOLD,
+                "stories": int(self._meta("story_count") or 0),
+                "articles": articles,
+                "vectors": np.stack(vectors) if vectors else np.zeros((0, dimension), np.float32),
+            }
+        )
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """One read transaction (WAL: a consistent view while writers commit), unless already
+        inside one."""
+        if self._db.in_transaction:
+            yield
+            return
+        self._db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._db.execute("COMMIT")
+
     def index(self) -> HybridIndex:
         """The index of the committed generation, loaded (and checked) when it changed."""
         generation = int(self._meta("generation") or 0)
@@ -310,19 +413,27 @@ class Library:
             fresh = [item for item in batch if item.article.id not in self]
             seen: set[str] = set()
             fresh = [i for i in fresh if not (i.article.id in seen or seen.add(i.article.id))]
+            grouped = [item for item in fresh if item.story_vector is not None]
+            stories = self._story_index_for(grouped[0].story_vector) if grouped else None
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 for item in fresh:
                     ids = self._insert(item)
                     index.add(ids, item.vectors, [c.text for c in item.chunks])
+                    if stories is not None and item.story_vector is not None:
+                        self._place(stories, item.article, item.story_vector)
                 if batch and self.embedder is None:
                     self._set_meta("embedder", batch[0].embedder)
                     self._set_meta("dimension", str(batch[0].vectors.shape[1]))
+                generation = self._next_story_generation(stories) if grouped else None
                 self._commit_index(index)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 self._index = None  # the in-memory index saw uncommitted vectors
+                self._stories = None  # and the story index uncommitted placements
                 raise
+            if generation is not None:
+                self._stories_generation = generation
             added = {item.article.id for item in fresh}
             return [item.article.id in added for item in batch]
 
@@ -332,17 +443,82 @@ class Library:
             for article_id in article_ids:
                 self.get(article_id)  # NotFoundError for an unknown id, before any change
             index = self._current_index_for_write()
+            stories = self.story_index()
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 for article_id in article_ids:
                     index.remove(self.chunk_ids(article_id))
+                    for other, duplicate_of in stories.remove(article_id).items():
+                        self._db.execute(
+                            "UPDATE story_articles SET duplicate_of = ? WHERE article_id = ?",
+                            (duplicate_of, other),
+                        )
+                    self._db.execute(
+                        "DELETE FROM story_articles WHERE article_id = ?", (article_id,)
+                    )
                     self._db.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
                     self._db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+                generation = self._next_story_generation(stories)
                 self._commit_index(index)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 self._index = None
+                self._stories = None
                 raise
+            self._stories_generation = generation
+
+    def group(self, vectors: dict[str, np.ndarray]) -> int:
+        """Place ungrouped articles in stories, in the order given (their grouping vectors by
+        id), in one commit; returns how many were placed (an article already in a story, or
+        removed meanwhile, is skipped)."""
+        if not vectors:
+            return 0
+        with self._write_lock():
+            stories = self._story_index_for(next(iter(vectors.values())))
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                placed = 0
+                for article_id, vector in vectors.items():
+                    if article_id in stories or article_id not in self:
+                        continue
+                    self._place(stories, self.get(article_id), vector)
+                    placed += 1
+                generation = self._next_story_generation(stories)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                self._stories = None
+                raise
+            self._stories_generation = generation
+            return placed
+
+    def _story_index_for(self, vector: np.ndarray) -> StoryIndex:
+        """The story index to place ``vector``-sized grouping vectors in (under the write lock):
+        an empty one takes their size."""
+        stories = self.story_index()
+        size = int(np.asarray(vector).size)
+        if len(stories) == 0 and stories.dimension != size:
+            self._stories = stories = StoryIndex(size)
+        return stories
+
+    def _place(self, stories: StoryIndex, article: Article, vector: np.ndarray) -> None:
+        """Place one article in ``stories`` and write its row (inside the caller's transaction)."""
+        stories.add(article.id, vector, article.published, article.title, article.text)
+        story, duplicate_of, label = stories.placement(article.id)
+        self._db.execute(
+            "INSERT INTO story_articles(article_id, story, duplicate_of, label, vector) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (article.id, story, duplicate_of, label, _vector_bytes(stories, article.id)),
+        )
+
+    def _next_story_generation(self, stories: StoryIndex | None) -> str:
+        """Record a change of the story rows (inside the caller's transaction): a new
+        generation, and how many story ids were given out (never given again)."""
+        generation = str(int(self._meta("story_generation") or 0) + 1)
+        self._set_meta("story_generation", generation)
+        if stories is not None:
+            self._set_meta("story_count", str(stories.next_story))
+        return generation
 
     def _check_embedder(self, batch: list[NewArticle]) -> None:
         for item in batch:
@@ -489,10 +665,17 @@ class Library:
                 self._set_meta("embedder", embedder)
                 if vectors:
                     self._set_meta("dimension", str(next(iter(vectors.values())).shape[1]))
+                # The grouping vectors came from the old embedder: every article is ungrouped,
+                # for NewsQA.reindex to group again.
+                self._db.execute("DELETE FROM story_articles")
+                self._set_meta("story_count", "0")
+                self._next_story_generation(None)
                 self._commit_index(self._rebuilt_index())
             except BaseException:
                 self._db.execute("ROLLBACK")
+                self._stories = None
                 raise
+            self._stories = None
 
     def close(self) -> None:
         self._db.close()
@@ -500,6 +683,13 @@ class Library:
 
 _ARTICLE_COLUMNS = "id, title, text, source, published"
 """The columns of an :class:`Article`, in its fields' order."""
+_UNGROUPED = "NOT EXISTS (SELECT 1 FROM story_articles s WHERE s.article_id = a.id)"
+"""A WHERE test: article ``a`` is in no story yet."""
+
+
+def _vector_bytes(stories: StoryIndex, article_id: str) -> bytes:
+    """The unit grouping vector ``stories`` holds for an article, as stored."""
+    return np.asarray(stories.vector_of(article_id), dtype=np.float32).tobytes()
 
 
 def _published_in(since: str | None, until: str | None) -> tuple[str, tuple[str, ...]]:

@@ -13,6 +13,13 @@ every later row and rebuild the id map: work in proportion to the stories, per j
 costs one search over the centroids and a dot product with the candidate stories' members
 (benchmarks/eval_stories.py ``--synthetic``). The defaults come from benchmarks/eval_stories.py,
 chosen by cross-validation over the events of the MultiLing 2011 WikiNews set.
+
+Removing an article changes only its story: a member's story has its centroid recomputed from
+the members left (a story left with none is empty: never listed, never joined, its id never
+reused), and the earliest duplicate of a removed member takes its place as a member, the other
+duplicates repeating it from then on. ``newsqa.library`` keeps each article's placement in
+SQLite and rebuilds the index from it with ``from_state``: stored choices are replayed, never
+made again.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -52,13 +59,30 @@ _CALENDAR = re.compile(
     r"(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day|January|February|March|April|May|June|July|"
     r"August|September|October|November|December"
 )
-STATE_VERSION = 1
+STATE_VERSION = 2
+"""2: vectors of every article, duplicates too (a duplicate replaces a removed member), and the
+count of story ids given out."""
+
+
+@dataclass(frozen=True)
+class StoryArticle:
+    """One article of a story: ``title`` is its title (else its first sentence, else its id),
+    ``published`` its ISO date or None, ``source`` where it came from (None when not known),
+    ``duplicate_of`` the member it repeats (None: it is a member)."""
+
+    id: str
+    title: str
+    published: str | None
+    source: str | None = None
+    duplicate_of: str | None = None
 
 
 @dataclass(frozen=True)
 class Story:
     """One story: its members in the order added (duplicates left out), ``duplicates`` (each
-    duplicate's id: the member it repeats), and the first and last ISO dates of its articles."""
+    duplicate's id: the member it repeats), the first and last ISO dates of its articles, and
+    ``articles``: every article, duplicates too, in the order added. ``title`` is the title of
+    the member closest to the story's centroid."""
 
     id: int
     title: str
@@ -66,6 +90,34 @@ class Story:
     duplicates: dict[str, str]
     first: str | None
     last: str | None
+    articles: list[StoryArticle] = field(default_factory=list)
+
+    def within(self, since: str | None = None, until: str | None = None) -> Story | None:
+        """The story with only its articles published from ``since`` to ``until`` (ISO dates,
+        inclusive, either open; an undated article is in no range), its dates theirs; None when
+        none is. The title stays the whole story's."""
+        if since is None and until is None:
+            return self
+        kept = [
+            a
+            for a in self.articles
+            if a.published is not None
+            and (since or a.published) <= a.published <= (until or a.published)
+        ]
+        if not kept:
+            return None
+        ids = {a.id for a in kept}
+        return replace(
+            self,
+            article_ids=[i for i in self.article_ids if i in ids],
+            duplicates={k: v for k, v in self.duplicates.items() if k in ids},
+            first=min(a.published for a in kept if a.published),
+            last=max(a.published for a in kept if a.published),
+            articles=kept,
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass
@@ -96,16 +148,36 @@ class StoryIndex:
         self._centroids = faiss.IndexFlatIP(dimension)
         self._sums = np.zeros((0, dimension), dtype=np.float64)
         self._vectors = np.zeros((0, dimension), dtype=np.float32)
-        self._rows: list[str] = []  # vector row -> article id (members only)
+        self._rows: list[str | None] = []  # vector row -> article id (None: removed)
+        self._row_of: dict[str, int] = {}  # article id -> its vector row
         self._members: list[list[int]] = []  # story -> its members' vector rows
+        self._articles: list[list[str]] = []  # story -> its article ids, duplicates too
         self._spans: list[tuple[int, int] | None] = []  # story -> first, last day ordinal
         self._entries: dict[str, _Entry] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
+    def __contains__(self, article_id: str) -> bool:
+        return article_id in self._entries
+
     def story_of(self, article_id: str) -> int:
         return self._entries[article_id].story
+
+    @property
+    def next_story(self) -> int:
+        """The id the next new story gets: story ids are never given twice."""
+        return len(self._members)
+
+    def vector_of(self, article_id: str) -> np.ndarray:
+        """The unit grouping vector an article was placed by."""
+        return self._vectors[self._row_of[article_id]]
+
+    def placement(self, article_id: str) -> tuple[int, str | None, str]:
+        """Where an article is: its story, the member it duplicates (None: it is a member),
+        and its label (its title, else its first sentence, else its id)."""
+        entry = self._entries[article_id]
+        return entry.story, entry.duplicate_of, entry.label
 
     def add(
         self,
@@ -136,50 +208,85 @@ class StoryIndex:
                 ),
                 len(self._members),
             )
-            self._place(entry.story, article_id, unit)
-        self._extend_span(entry.story, day)
-        self._entries[article_id] = entry
+        self._put(entry, unit)
         return entry.story
 
+    def remove(self, article_id: str) -> dict[str, str | None]:
+        """Take an article out of its story (nothing else moves; see the module's docstring).
+        Returns the articles whose ``duplicate_of`` changed, with its new value (None: now a
+        member); an id not in the index changes nothing."""
+        entry = self._entries.pop(article_id, None)
+        if entry is None:
+            return {}
+        story, row = entry.story, self._row_of.pop(article_id)
+        self._rows[row] = None
+        self._articles[story].remove(article_id)
+        changed: dict[str, str | None] = {}
+        if entry.duplicate_of is None:
+            self._members[story].remove(row)
+            copies = [
+                self._entries[i]
+                for i in self._articles[story]
+                if self._entries[i].duplicate_of == article_id
+            ]
+            if copies:
+                heir = copies[0]
+                heir.duplicate_of, changed[heir.article_id] = None, None
+                self._members[story].append(self._row_of[heir.article_id])
+                for copy in copies[1:]:
+                    copy.duplicate_of = changed[copy.article_id] = heir.article_id
+            self._sums[story] = self._vectors[sorted(self._members[story])].sum(
+                axis=0, dtype=np.float64
+            )
+            self._set_centroid(story)
+        self._spans[story] = None
+        for other in self._articles[story]:
+            self._extend_span(story, _ordinal(self._entries[other].published))
+        return changed
+
     def stories(self) -> list[Story]:
-        """Every story, by id; each titled by its member closest to the centroid."""
-        members: list[list[str]] = [[] for _ in self._members]
-        duplicates: list[dict[str, str]] = [{} for _ in self._members]
-        for entry in self._entries.values():
-            if entry.duplicate_of is None:
-                members[entry.story].append(entry.article_id)
-            else:
-                duplicates[entry.story][entry.article_id] = entry.duplicate_of
+        """Every story with an article, by id; each titled by its member closest to the
+        centroid."""
         result = []
         for story, rows in enumerate(self._members):
+            if not rows:
+                continue
             central = rows[int(np.argmax(self._vectors[rows] @ self._sums[story]))]
             span = self._spans[story]
+            entries = [self._entries[i] for i in self._articles[story]]
             result.append(
                 Story(
                     story,
                     self._entries[self._rows[central]].label,
-                    members[story],
-                    duplicates[story],
+                    [e.article_id for e in entries if e.duplicate_of is None],
+                    {e.article_id: e.duplicate_of for e in entries if e.duplicate_of is not None},
                     _iso(span[0]) if span else None,
                     _iso(span[1]) if span else None,
+                    [
+                        StoryArticle(e.article_id, e.label, e.published, None, e.duplicate_of)
+                        for e in entries
+                    ],
                 )
             )
         return result
 
     def to_state(self) -> dict:
         """Everything needed to rebuild this index: JSON-able values and one numpy array
-        (``vectors``, the members' vectors in the order they were added)."""
+        (``vectors``, the articles' vectors in the order they were added, duplicates too)."""
         return {
             "version": STATE_VERSION,
             "dimension": self.dimension,
             "threshold": self.threshold,
             "window_days": self.window_days,
             "duplicate_threshold": self.duplicate_threshold,
+            "stories": len(self._members),
             "articles": [
                 [e.article_id, e.story, e.published, e.label, e.duplicate_of]
                 for e in self._entries.values()
             ],
-            "vectors": self._vectors[: len(self._rows)].copy(),
+            "vectors": self._vectors[[self._row_of[i] for i in self._entries]].reshape(
+                -1, self.dimension
+            ),
         }
 
     @classmethod
@@ -193,24 +300,30 @@ class StoryIndex:
             state["window_days"],
             state["duplicate_threshold"],
         )
-        vectors = np.asarray(state["vectors"], dtype=np.float32)
-        rows = iter(vectors)
-        for article_id, story, published, label, duplicate_of in state["articles"]:
-            if duplicate_of is None:
-                index._place(story, article_id, next(rows))
-            index._extend_span(story, _ordinal(published))
-            index._entries[article_id] = _Entry(article_id, story, published, label, duplicate_of)
+        vectors = np.asarray(state["vectors"], dtype=np.float32).reshape(-1, index.dimension)
+        if len(vectors) != len(state["articles"]):
+            raise ValueError("a story index state needs one vector per article")
+        for (article_id, story, published, label, duplicate_of), vector in zip(
+            state["articles"], vectors
+        ):
+            index._put(_Entry(article_id, story, published, label, duplicate_of), vector)
+        index._open(state.get("stories", 0) - 1)
         return index
 
     # -- internals --------------------------------------------------------------------------
 
     def _candidates(self, unit: np.ndarray) -> list[tuple[float, int]]:
-        """The stories with the most similar centroids: (cosine, story), best first."""
+        """The stories with the most similar centroids: (cosine, story), best first (an empty
+        story's centroid is zero: never a candidate)."""
         count = min(CANDIDATES, self._centroids.ntotal)
         if not count:
             return []
         similarities, stories = self._centroids.search(unit[None, :], count)
-        return [(float(s), int(i)) for s, i in zip(similarities[0], stories[0]) if i >= 0]
+        return [
+            (float(s), int(i))
+            for s, i in zip(similarities[0], stories[0])
+            if i >= 0 and self._members[i]
+        ]
 
     def _duplicate_of(self, unit: np.ndarray, stories: list[int]) -> int | None:
         """The vector row of a candidate story's member that ``unit`` duplicates, if any."""
@@ -227,21 +340,37 @@ class StoryIndex:
             return True
         return span[0] - self.window_days <= day <= span[1] + self.window_days
 
-    def _place(self, story: int, article_id: str, unit: np.ndarray) -> None:
-        """Add a member to ``story`` (a new one when it is the next id), its centroid updated."""
+    def _put(self, entry: _Entry, unit: np.ndarray) -> None:
+        """Record a placed article: its vector row, and for a member (``duplicate_of`` None)
+        its story's centroid updated; ``entry.story`` may be the next, new id."""
+        row = len(self._rows)
+        self._rows.append(entry.article_id)
+        self._row_of[entry.article_id] = row
+        self._vectors = _appended(self._vectors, row, unit)
+        self._open(entry.story)
+        if entry.duplicate_of is None:
+            self._members[entry.story].append(row)
+            self._sums[entry.story] += unit
+            self._set_centroid(entry.story)
+        self._articles[entry.story].append(entry.article_id)
+        self._extend_span(entry.story, _ordinal(entry.published))
+        self._entries[entry.article_id] = entry
+
+    def _open(self, story: int) -> None:
+        """Make the stories up to ``story`` exist (empty ones: zero centroids)."""
+        while len(self._members) <= story:
+            self._sums = _appended(self._sums, len(self._members), np.zeros(self.dimension))
+            self._members.append([])
+            self._articles.append([])
+            self._spans.append(None)
+            self._centroids.add(np.zeros((1, self.dimension), dtype=np.float32))
+
+    def _set_centroid(self, story: int) -> None:
+        """Write ``story``'s centroid row in place: its normalised sum (zero when empty)."""
         import faiss
 
-        row = len(self._rows)
-        self._rows.append(article_id)
-        self._vectors = _appended(self._vectors, row, unit)
-        if story == len(self._members):
-            self._members.append([])
-            self._spans.append(None)
-            self._sums = _appended(self._sums, story, np.zeros(self.dimension))
-            self._centroids.add(np.zeros((1, self.dimension), dtype=np.float32))
-        self._members[story].append(row)
-        self._sums[story] += unit
-        centroid = self._sums[story] / np.linalg.norm(self._sums[story])
+        norm = np.linalg.norm(self._sums[story])
+        centroid = self._sums[story] / norm if norm > 0 else np.zeros(self.dimension)
         rows = faiss.rev_swig_ptr(self._centroids.get_xb(), self._centroids.ntotal * self.dimension)
         rows[story * self.dimension : (story + 1) * self.dimension] = centroid
 
@@ -262,19 +391,31 @@ def article_vectors(embedder: Embedder, articles: Sequence[tuple[str | None, str
     two embeddings, the title with the text's first ``LEAD_SENTENCES`` sentences (what the
     story is about) and the article's names (who and where: ``names``). The names tell apart
     events the lead alone blurs, such as two earthquakes (benchmarks/eval_stories.py)."""
-    leads, name_lists = [], []
-    for title, text in articles:
-        sentences = [s.text for s in split_sentences(text or "")]
-        lead = "\n".join(([title] if title else []) + sentences[:LEAD_SENTENCES])
-        if not lead.strip():
-            raise ValueError("an article needs a title or a text to be grouped")
-        leads.append(lead)
-        name_lists.append(" ".join(names(title, sentences)[:NAMES]))
-    vectors = embedder.encode(leads + [n for n in name_lists if n])
-    combined = vectors[: len(leads)].copy()
-    with_names = [i for i, n in enumerate(name_lists) if n]
-    combined[with_names] += vectors[len(leads) :]
+    texts = [
+        grouping_texts(title, [s.text for s in split_sentences(text or "")])
+        for title, text in articles
+    ]
+    vectors = embedder.encode([lead for lead, _ in texts] + [n for _, n in texts if n])
+    combined = vectors[: len(texts)].copy()
+    with_names = [i for i, (_, n) in enumerate(texts) if n]
+    combined[with_names] += vectors[len(texts) :]
     return combined / np.linalg.norm(combined, axis=1, keepdims=True)
+
+
+def grouping_texts(title: str | None, sentences: Sequence[str]) -> tuple[str, str]:
+    """The two texts an article's grouping vector embeds (``article_vectors``): the title with
+    the first ``LEAD_SENTENCES`` sentences, and the names ("" when it has none)."""
+    lead = "\n".join(([title] if title else []) + list(sentences[:LEAD_SENTENCES]))
+    if not lead.strip():
+        raise ValueError("an article needs a title or a text to be grouped")
+    return lead, " ".join(names(title, sentences)[:NAMES])
+
+
+def grouping_vector(lead: np.ndarray, named: np.ndarray | None) -> np.ndarray:
+    """The grouping vector from the embeddings of ``grouping_texts`` (``named``: None when the
+    article has no names), for a caller that embeds them in its own batch."""
+    combined = np.asarray(lead, dtype=np.float32) + (0.0 if named is None else named)
+    return combined / np.linalg.norm(combined)
 
 
 def names(title: str | None, sentences: Sequence[str]) -> list[str]:

@@ -163,3 +163,34 @@ def test_a_vector_of_the_wrong_size_is_refused():
     with pytest.raises(ValueError, match="direction"):
         index.add("a", np.zeros(384, dtype=np.float32))
     assert len(index) == 0 and index.stories() == []
+
+
+def test_removing_changes_only_its_story_and_the_state_keeps_it(articles, vectors):
+    index = filled(articles, vectors)
+    original = articles[5]
+    index.add("copy", vectors[5], original["date"], original["title"])  # the same vector twice
+    story = index.story_of(original["id"])
+    before = memberships(index)
+    assert index.remove(original["id"]) == {"copy": None}  # the duplicate becomes a member
+    after = memberships(index)
+    assert after[story] == before[story] - {original["id"]}
+    assert {k: v for k, v in after.items() if k != story} == {
+        k: v for k, v in before.items() if k != story
+    }
+    found = index.stories()[story]
+    assert "copy" in found.article_ids and not found.duplicates
+    rows = [i for i, a in enumerate(articles) if a["id"] in found.article_ids]
+    centroid = vectors[rows].sum(axis=0) + vectors[5]  # the centroid of what is left
+    titles = {a["id"]: a["title"] for a in articles} | {"copy": original["title"]}
+    central = max(found.article_ids, key=lambda i: float(index.vector_of(i) @ centroid))
+    assert found.title == " ".join(titles[central].split())
+
+    last = max(after)  # a story emptied is not listed, and its id is never given again
+    for article_id in after[last]:
+        index.remove(article_id)
+    assert last not in memberships(index) and index.next_story == last + 1
+    assert index.remove("no such article") == {}
+    restored = StoryIndex.from_state(index.to_state())
+    assert restored.stories() == index.stories() and restored.next_story == index.next_story
+    for each in (index, restored):
+        assert each.add("elsewhere", -vectors[0]) == last + 1
