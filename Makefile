@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
-# What users install, in dist/: the sdist, and the wheel built from it (the model inside, 73 MB),
+# What users install, in dist/: the sdist, and the wheel built from it (the models inside, 97 MB),
 # as `python -m build` makes them. tests/test_install.py installs and runs them outside the checkout.
 dist: $(STAMP)
 	rm -rf dist build

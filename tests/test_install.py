@@ -12,7 +12,7 @@ there as a user runs it: `newsqa ask` (the bundled default article, answered wit
 API, `newsqa serve` (the `serve` extra), newsqa-base's one line (its encoder), and each extra
 resolves on its own. tests/test_zip_install.py reuses the helpers to run the wheel as a zip.
 
-About a minute on 2 cores: two builds of a 73 MB wheel, one sdist, three model loads.
+About a minute on 2 cores: two builds of a 97 MB wheel, one sdist, three model loads.
 """
 
 from __future__ import annotations
