@@ -42,7 +42,7 @@ from qa_sets import collect, score_f1  # noqa: E402
 from models import data  # noqa: E402
 from newsqa import NewsQA  # noqa: E402
 from newsqa.confidence import FEATURES, Evidence, features  # noqa: E402
-from newsqa.generate import cpu_precision  # noqa: E402
+from newsqa.generate import Seq2SeqGenerator, cpu_precision  # noqa: E402
 
 MIX = {"answerable": 0.6, "off-topic": 0.2, "unanswerable": 0.1, "other-passage": 0.1}
 """A news reader's questions: mostly answerable, some off-topic, some on-topic but not covered:
@@ -285,11 +285,8 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    if args.model_dir is None:
-        named = {None: "newsqa-mini", "newsqa-base": "newsqa-base"}
-        args.model_dir = (
-            ROOT / "models" / named[args.model] if args.model in named else Path(args.model)
-        )
+    if args.model_dir is None:  # the model's own folder, where NewsQA looks for it
+        args.model_dir = Seq2SeqGenerator(args.model, device="cpu").folder
     questions, candidates = collect_rows(args.model, args.precision, args.limit, args.reuse)
     x = np.array([[c["features"][f] for f in FEATURES] for c in candidates], dtype=float)
     f1s = np.array([c["f1"] for c in candidates])

@@ -267,19 +267,24 @@ def prepare(args) -> None:
     pieces = write_pieces(bundle, lease / "lease-", args.chunk_mib, "bundle")
     if not args.keep_bundle:
         shutil.rmtree(bundle)
-    print_plan(lease, pieces)
+    resume = None
+    if base_model.has_weights(DELTA):  # the committed delta: the lease continues from it
+        shutil.rmtree(RESUME, ignore_errors=True)
+        shutil.copytree(DELTA, RESUME)
+        resume = RESUME
+    print_plan(lease, pieces, resume)
 
 
 def encoder_config_layers(folder: Path) -> int:
     return int(json.loads((folder / "config.json").read_text())["num_hidden_layers"])
 
 
-def print_plan(lease: Path, pieces: list[dict]) -> None:
+def print_plan(lease: Path, pieces: list[dict], resume: Path | None = None) -> None:
     """The device calls that carry the chunks, then train: back to back, since the machine
     stays warm only ~30 s after a call, and carried files stay there only while it is warm.
 
-    When models/newsqa-base holds a delta, a copy goes up in its own call (the tree travels
-    without it) and the lease continues from it instead of starting again."""
+    ``resume``: a copy of the committed delta, which goes up in its own call (the tree travels
+    without it) for the lease to continue from instead of starting again."""
     relative = lease.resolve().relative_to(ROOT)
     files = travelling_files()
     large = {n: b for n, b in files.items() if b >= 4 * MIB}
@@ -293,14 +298,10 @@ def print_plan(lease: Path, pieces: list[dict]) -> None:
         print(f"WARNING: tree + chunk exceed {CALL_LIMIT_MIB} MiB: use a smaller --chunk-mib")
     calls = [(f"ls -l {relative}", [str(relative / p["name"])], 120) for p in pieces[:-1]]
     train = "MINUTES=7 bash models/lease_base.sh"
-    from newsqa import base_model
-
-    if base_model.has_weights(DELTA):
-        shutil.rmtree(RESUME, ignore_errors=True)
-        shutil.copytree(DELTA, RESUME)
-        resume = str(RESUME.relative_to(ROOT))
-        calls.append((f"ls -l {resume}", [resume], 120))
-        train += f" --resume {resume} --warmup-steps 20"
+    if resume is not None:
+        carried = str(resume.relative_to(ROOT))
+        calls.append((f"ls -l {carried}", [carried], 120))
+        train += f" --resume {carried} --warmup-steps 20"
     calls.append(
         (train, [str(relative / pieces[-1]["name"]), str(relative / "lease-sha256.json")], 600)
     )

@@ -243,7 +243,7 @@ class NewsQA:
             while batch := [a for a in self.library.ungrouped(GROUP_BATCH) if a.id not in tried]:
                 tried.update(a.id for a in batch)
                 vectors = article_vectors(self.embedder, [(a.title, a.text) for a in batch])
-                placed += self.library.group(dict(zip((a.id for a in batch), vectors)))
+                placed += self.library.group(list(zip(batch, vectors)))
                 bar.update(len(batch))
         return placed
 

@@ -467,21 +467,21 @@ class Library:
                 raise
             self._stories_generation = generation
 
-    def group(self, vectors: dict[str, np.ndarray]) -> int:
-        """Place ungrouped articles in stories, in the order given (their grouping vectors by
-        id), in one commit; returns how many were placed (an article already in a story, or
+    def group(self, placements: list[tuple[Article, np.ndarray]]) -> int:
+        """Place ungrouped articles in stories, in the order given (each with its grouping
+        vector), in one commit; returns how many were placed (an article already in a story, or
         removed meanwhile, is skipped)."""
-        if not vectors:
+        if not placements:
             return 0
         with self._write_lock():
-            stories = self._story_index_for(next(iter(vectors.values())))
+            stories = self._story_index_for(placements[0][1])
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 placed = 0
-                for article_id, vector in vectors.items():
-                    if article_id in stories or article_id not in self:
+                for article, vector in placements:
+                    if article.id in stories or article.id not in self:
                         continue
-                    self._place(stories, self.get(article_id), vector)
+                    self._place(stories, article, vector)
                     placed += 1
                 generation = self._next_story_generation(stories)
                 self._db.execute("COMMIT")

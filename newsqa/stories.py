@@ -111,8 +111,8 @@ class Story:
             self,
             article_ids=[i for i in self.article_ids if i in ids],
             duplicates={k: v for k, v in self.duplicates.items() if k in ids},
-            first=min(a.published for a in kept if a.published),
-            last=max(a.published for a in kept if a.published),
+            first=min(a.published for a in kept),
+            last=max(a.published for a in kept),
             articles=kept,
         )
 
@@ -396,10 +396,10 @@ def article_vectors(embedder: Embedder, articles: Sequence[tuple[str | None, str
         for title, text in articles
     ]
     vectors = embedder.encode([lead for lead, _ in texts] + [n for _, n in texts if n])
-    combined = vectors[: len(texts)].copy()
-    with_names = [i for i, (_, n) in enumerate(texts) if n]
-    combined[with_names] += vectors[len(texts) :]
-    return combined / np.linalg.norm(combined, axis=1, keepdims=True)
+    named = iter(vectors[len(texts) :])
+    return np.stack(
+        [grouping_vector(lead, next(named) if n else None) for lead, (_, n) in zip(vectors, texts)]
+    )
 
 
 def grouping_texts(title: str | None, sentences: Sequence[str]) -> tuple[str, str]:
