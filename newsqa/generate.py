@@ -22,7 +22,7 @@ from newsqa.resources import package_folder
 
 BUNDLED_MODEL = "newsqa-mini"
 BASE_MODEL = "newsqa-base"  # the installed all-mpnet-base-v2 + models/newsqa-base (base_model.py)
-_LOADED: dict[tuple[str, str, str], tuple] = {}
+_LOADED: dict[tuple[str, str, str, bool], tuple] = {}
 _LOADING = threading.Lock()
 
 
@@ -94,10 +94,14 @@ class Seq2SeqGenerator:
         max_input_tokens: int = 256,
         batch_size: int = 16,
         precision: str | None = None,
+        fast: bool = True,
     ):
         """``precision`` applies on CPU: auto, fp32, bf16 or int8 (see ``cpu_precision``).
-        GPUs always run bf16 (fp16 where bf16 is missing)."""
+        GPUs always run bf16 (fp16 where bf16 is missing). ``fast``: our own models decode
+        through ``fast_decoding`` (the same beams as ``transformers``' ``generate``, which
+        every other model uses and which ``fast=False`` restores as the reference)."""
         self.name = model or os.environ.get("NEWSQA_MODEL") or BUNDLED_MODEL
+        self.fast = fast
         self.device = resolve_device(device)
         self.max_input_tokens = max_input_tokens
         self.batch_size = batch_size
@@ -129,7 +133,7 @@ class Seq2SeqGenerator:
     def _loaded(self):
         """(tokenizer, model), loaded once per process for each model, device and precision:
         every NewsQA (and each one-shot ``newsqa.ask``) shares them."""
-        key = (self.name, self.device, self.precision)
+        key = (self.name, self.device, self.precision, self.fast)
         with _LOADING:
             if key not in _LOADED:
                 _LOADED[key] = self._load()
@@ -165,6 +169,11 @@ class Seq2SeqGenerator:
                 model = torch.ao.quantization.quantize_dynamic(
                     model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True
                 )
+        if self.fast and self.is_bundled:
+            from newsqa.fast_decoding import PackedLinear, pack_output_layer
+
+            if PackedLinear.applies(model, self.device, self.precision):
+                pack_output_layer(model)
         return tokenizer, model
 
     @property
@@ -256,8 +265,14 @@ class Seq2SeqGenerator:
             inputs = tokenizer.pad(features, return_tensors="pt").to(self.device)
             with torch.inference_mode():
                 hidden = model.get_encoder()(**inputs).last_hidden_state
+                fast = self._fast_decoding(hidden, inputs["attention_mask"])
                 if labels is not None:
-                    for index, value in zip(batch, self._target_logprobs(hidden, inputs, labels)):
+                    logprobs = (
+                        fast.target_logprobs(labels)
+                        if fast
+                        else self._target_logprobs(hidden, inputs, labels)
+                    )
+                    for index, value in zip(batch, logprobs):
                         scores[index] = value
                 if num_beams:
                     spans = None
@@ -271,9 +286,7 @@ class Seq2SeqGenerator:
                                 )
                             ]
                         )
-                    output = model.generate(
-                        encoder_outputs=BaseModelOutput(last_hidden_state=hidden),
-                        attention_mask=inputs["attention_mask"],
+                    settings = dict(
                         max_new_tokens=max_new_tokens,
                         num_beams=num_beams,
                         num_return_sequences=num_beams,
@@ -286,8 +299,24 @@ class Seq2SeqGenerator:
                         output_scores=True,
                         return_dict_in_generate=True,
                     )
+                    if fast:
+                        output = fast.generate(**settings)
+                    else:
+                        output = model.generate(
+                            encoder_outputs=BaseModelOutput(last_hidden_state=hidden),
+                            attention_mask=inputs["attention_mask"],
+                            **settings,
+                        )
                     self._collect(output, batch, num_beams, spans, results)
         return results, scores
+
+    def _fast_decoding(self, hidden, attention_mask):
+        """The fast decoder for this encoded batch, or None where it does not apply."""
+        if not (self.fast and self.is_bundled):
+            return None
+        from newsqa.fast_decoding import FastDecoding
+
+        return FastDecoding.for_model(self.model, hidden, attention_mask)
 
     def _target_logprobs(self, hidden, inputs, labels: list[int]) -> list[float]:
         """Teacher-forced log-probability of ``labels`` for each row of an encoded batch."""
