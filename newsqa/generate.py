@@ -94,13 +94,16 @@ class Seq2SeqGenerator:
         max_input_tokens: int = 256,
         batch_size: int = 16,
         precision: str | None = None,
-        fast: bool = True,
+        fast: bool | None = None,
     ):
         """``precision`` applies on CPU: auto, fp32, bf16 or int8 (see ``cpu_precision``).
         GPUs always run bf16 (fp16 where bf16 is missing). ``fast``: our own models decode
         through ``fast_decoding`` (the same beams as ``transformers``' ``generate``, which
-        every other model uses and which ``fast=False`` restores as the reference)."""
+        every other model uses and which ``fast=False``, or ``$NEWSQA_DECODING=reference``,
+        restores as the reference)."""
         self.name = model or os.environ.get("NEWSQA_MODEL") or BUNDLED_MODEL
+        if fast is None:
+            fast = os.environ.get("NEWSQA_DECODING", "fast").strip().lower() != "reference"
         self.fast = fast
         self.device = resolve_device(device)
         self.max_input_tokens = max_input_tokens
