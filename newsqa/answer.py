@@ -11,8 +11,9 @@ from newsqa.chunk import Chunk, Sentence
 from newsqa.confidence import Calibrator
 from newsqa.errors import InputError
 from newsqa.generate import Generation, Request, Seq2SeqGenerator
+from newsqa.metrics import normalize_answer
 from newsqa.prompts import NO_ANSWER, qa_request
-from newsqa.results import Answer, Evidence
+from newsqa.results import Answer, Article, Evidence, SourceAnswer
 
 MAX_QUESTION_CHARS = 1000
 NOT_IN_ARTICLE = "The article does not say."
@@ -269,3 +270,37 @@ def _fuzzy(answer: str, context: str) -> tuple[int, int] | None:
             if ratio > best:
                 best, best_span = ratio, (start, end)
     return best_span if best >= 0.8 else None
+
+
+def across_sources(answers: list[Answer], articles: list[Article]) -> Answer:
+    """A story's answer from each of its articles' own (``answers[i]`` from ``articles[i]``):
+    the surest answer, with ``sources`` saying what every article says and whether it agrees.
+    When no article answers, the refusal is as sure as the least sure article's refusal."""
+    best = max((a for a in answers if a.answerable), key=lambda a: a.confidence, default=None)
+    if best is None:
+        chosen = replace(min(answers, key=lambda a: a.confidence), evidence=[])
+    else:
+        chosen = best
+    sources = [
+        SourceAnswer(
+            article.id,
+            article.title,
+            article.published,
+            answer.text,
+            answer.answerable,
+            answer.confidence,
+            best is not None and answer.answerable and agree(answer.text, best.text),
+            answer.evidence,
+        )
+        for answer, article in zip(answers, articles)
+    ]
+    return replace(chosen, sources=sources)
+
+
+def agree(one: str, other: str) -> bool:
+    """Whether two answers say the same: equal once normalised (SQuAD's rules), or one's words
+    all in the other's ("46" and "46 members of the Afghanistan forces")."""
+    first, second = normalize_answer(one).split(), normalize_answer(other).split()
+    if not first or not second:
+        return False
+    return set(first) <= set(second) or set(second) <= set(first)

@@ -211,10 +211,14 @@ def _server_source(client, article: str | None) -> tuple[dict, bool]:
 
 
 def _answer_from(found: dict):
-    from newsqa.results import Answer, Evidence
+    from newsqa.results import Answer, Evidence, SourceAnswer
 
     evidence = [Evidence(**item) for item in found.get("evidence", [])]
-    return Answer(**{**found, "evidence": evidence})
+    sources = [
+        SourceAnswer(**{**item, "evidence": [Evidence(**e) for e in item.get("evidence", [])]})
+        for item in found.get("sources", [])
+    ]
+    return Answer(**{**found, "evidence": evidence, "sources": sources})
 
 
 def _summary_from(found: dict):
@@ -237,6 +241,15 @@ def ask(
     strict: StrictOption = False,
     since: SinceOption = None,
     until: UntilOption = None,
+    story: Annotated[
+        int | None,
+        typer.Option(
+            "--story",
+            help="Ask every article of a story (an id from newsqa stories): the surest answer, "
+            "then what each article says and whether it agrees.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Answer a question, quoting the sentence the answer comes from.
 
@@ -248,12 +261,16 @@ def ask(
     Example: newsqa ask "how many soldiers crossed the border?"
 
     Example: newsqa ask "who won?" --since 2021-07-01 --until 2021-07-31
+
+    Example: newsqa ask "how many people died?" --story 2
     """
     from newsqa.answer import check_question
 
     check_question(question)  # fail fast, before any model loads
     check_bar(strict, min_confidence)
     since, until = check_dates(since, until)
+    if story is not None and article is not None:
+        raise InputError("--story asks a whole story: drop --article")
     client = _server(device, model, precision)
     if client is not None:
         fields, one_article = _server_source(client, article)
@@ -264,9 +281,24 @@ def ask(
             strict=strict or None,
             since=since,
             until=until,
+            story=story,
             **fields,
         )
         _print_answer(_answer_from(found), json_output, one_article)
+        return
+    if story is not None:
+        if not _library_exists():
+            raise InputError(f"the library has no stories ({library_path()}): add articles first")
+        qa = _library(
+            device=device,
+            model=model,
+            precision=precision,
+            top_k=top_k,
+            min_confidence=min_confidence,
+            strict=strict,
+        )
+        answer = qa.ask(question, since=since, until=until, story=story)
+        _print_answer(answer, json_output, False)
         return
     qa, article_id = _target(
         article,
@@ -290,6 +322,7 @@ def _print_answer(answer, json_output: bool, one_article: bool) -> None:
         err.print(f"[yellow]Note: {answer.notice}[/yellow]")
     if not answer.answerable:
         out.print(f"[yellow]{answer.text}[/yellow]")
+        _print_sources(answer.sources)
         return
     when = f"  [dim]({answer.date})[/dim]" if answer.date else ""
     out.print(
@@ -300,14 +333,50 @@ def _print_answer(answer, json_output: bool, one_article: bool) -> None:
         where = "" if one_article else f"article {evidence.article_id}, "
         out.print(f"  [dim]evidence, {where}characters {evidence.start}-{evidence.end}:[/dim]")
         out.print(f"  “{evidence.sentence}”", highlight=False)
+    _print_sources(answer.sources)
+
+
+def _print_sources(sources) -> None:
+    """What each article of a story says: its answer and confidence, whether it agrees."""
+    if not sources:
+        return
+    out.print(f"\n  [dim]what the story's {len(sources)} articles say:[/dim]")
+    for source in sources:
+        if source.answerable:
+            verdict = "agrees" if source.agrees else "differs"
+            said = f"{escape(source.text)} ({source.confidence:.2f}, {verdict})"
+        else:
+            said = "[dim]does not say[/dim]"
+        when = source.published or "undated"
+        out.print(
+            f"  {said}  [dim]{source.article_id}  {when}  {escape(source.title or '')}[/dim]",
+            highlight=False,
+        )
 
 
 @app.command()
 def summarize(
     article: ArticleOption = None,
     words: Annotated[
-        int, typer.Option("--words", "-w", min=5, max=1000, help="Longest summary, in words.")
-    ] = 80,
+        int | None,
+        typer.Option(
+            "--words",
+            "-w",
+            min=5,
+            max=1000,
+            help="Longest summary, in words: 80 for an article, 250 for a story.",
+            show_default=False,
+        ),
+    ] = None,
+    story: Annotated[
+        int | None,
+        typer.Option(
+            "--story",
+            help="Summarize a story (an id from newsqa stories): all its articles in one "
+            "summary, each sentence citing its article.",
+            show_default=False,
+        ),
+    ] = None,
     strategy: Annotated[
         str,
         typer.Option(
@@ -324,13 +393,19 @@ def summarize(
     model: ModelOption = None,
     precision: PrecisionOption = None,
 ) -> None:
-    """Summarize an article of any length, in its own words.
+    """Summarize an article of any length, or a whole story (--story), in its own words.
 
     Each summary sentence is an article sentence or a faithful shortening of one (same words,
     names and numbers, main verb kept); --json gives each one's evidence with offsets.
 
     Example: newsqa summarize --article story.txt --words 60 --headline
+
+    Example: newsqa summarize --story 3
     """
+    if story is not None:
+        _summarize_story(story, article, words, headline, json_output, device, model, precision)
+        return
+    words = words or 80
     client = _server(device, model, precision)
     if client is not None:
         fields, _ = _server_source(client, article)
@@ -349,6 +424,42 @@ def summarize(
     if summary.headline:
         out.print(f"[bold]{escape(summary.headline)}[/bold]\n")
     out.print(summary.text, highlight=False)
+
+
+def _summarize_story(
+    story: int,
+    article: str | None,
+    words: int | None,
+    headline: bool,
+    json_output: bool,
+    device: str | None,
+    model: str | None,
+    precision: str | None,
+) -> None:
+    """``summarize --story``: the story's summary, each sentence with the article it is from."""
+    if article is not None or headline:
+        raise InputError("--story summarizes a whole story: drop --article and --headline")
+    words = words or 250
+    client = _server(device, model, precision)
+    if client is not None:
+        summary = _summary_from(client.summarize(story=story, words=words))
+    elif _library_exists():
+        summary = _library(device=device, model=model, precision=precision).summarize_story(
+            story, max_words=words
+        )
+    else:
+        raise InputError(f"the library has no stories ({library_path()}): add articles first")
+    if json_output:
+        print(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
+        return
+    titles: dict[str, int] = {}
+    for line, evidence in zip(summary.sentences, summary.evidence):
+        number = titles.setdefault(evidence.article_id, len(titles) + 1)
+        out.print(f"{escape(line)} [dim][{number}][/dim]", highlight=False)
+    out.print()
+    for article_id, number in titles.items():
+        title = next(e.title for e in summary.evidence if e.article_id == article_id)
+        out.print(f"[dim][{number}] {article_id}  {escape(title or '')}[/dim]", highlight=False)
 
 
 def expand_sources(sources: list[str]) -> list[str]:

@@ -56,11 +56,13 @@ class Client:
         return self.request("GET", "/articles")
 
     def ask(self, question: str, **fields: Any) -> dict:
-        """``POST /ask``: fields are article, text, title, top_k, min_confidence, strict."""
+        """``POST /ask``: fields are article, text, title, top_k, min_confidence, strict,
+        since, until, story."""
         return self.request("POST", "/ask", {"question": question, **_given(fields)})
 
     def summarize(self, **fields: Any) -> dict:
-        """``POST /summarize``: fields are article, text, title, words, strategy, headline."""
+        """``POST /summarize``: fields are article, text, title, words, strategy, headline,
+        story."""
         return self.request("POST", "/summarize", _given(fields))
 
 

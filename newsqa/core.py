@@ -10,11 +10,11 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from newsqa import dates, ingest
-from newsqa.answer import Passage, answer_questions, check_question
+from newsqa.answer import Passage, across_sources, answer_questions, check_question
 from newsqa.chunk import Chunk, Sentence, chunk_sentences, split_sentences
 from newsqa.confidence import Calibrator
 from newsqa.embed import DEFAULT_EMBEDDER, Embedder
-from newsqa.errors import InputError, UserError
+from newsqa.errors import InputError, NotFoundError, UserError
 from newsqa.generate import Seq2SeqGenerator
 from newsqa.library import Library, NewArticle
 from newsqa.results import Answer, Article, Summary
@@ -256,6 +256,7 @@ class NewsQA:
         top_k: int | None = None,
         since: str | date | None = None,
         until: str | date | None = None,
+        story: int | None = None,
     ) -> Answer:
         """Answer one question from one article, or from all added articles (``None``).
 
@@ -263,8 +264,14 @@ class NewsQA:
         restrict the answer to articles published in that range; an article with no
         publication date is left out whenever a range is given. ``Answer.date`` is the date
         an answer such as "late Sunday" means, when its article is dated.
+
+        ``story`` (an id of ``stories()``) asks every article of that story: the answer is the
+        surest of theirs, and ``Answer.sources`` says what each article says and whether it
+        agrees ("46" in two articles, "50" in a third).
         """
-        return self.ask_many([question], article=article, top_k=top_k, since=since, until=until)[0]
+        return self.ask_many(
+            [question], article=article, top_k=top_k, since=since, until=until, story=story
+        )[0]
 
     def ask_many(
         self,
@@ -273,15 +280,56 @@ class NewsQA:
         top_k: int | None = None,
         since: str | date | None = None,
         until: str | date | None = None,
+        story: int | None = None,
     ) -> list[Answer]:
-        """Answer many questions in one batched pass over the generator (``since``/``until``:
-        as for ``ask``)."""
+        """Answer many questions in one batched pass over the generator (``since``/``until``
+        and ``story``: as for ``ask``)."""
         if isinstance(questions, str):
             raise InputError("ask_many takes a list of questions")
         cleaned = [check_question(q) for q in questions]
+        if story is not None:
+            if article is not None:
+                raise InputError("give an article or a story, not both")
+            return self._ask_story(cleaned, story, top_k or self.top_k, since, until)
         passages = self.retrieve_many(
             cleaned, article, top_k or self.top_k, since=since, until=until
         )
+        return self._answers(cleaned, passages)
+
+    def _ask_story(
+        self,
+        questions: list[str],
+        story: int,
+        top_k: int,
+        since: str | date | None,
+        until: str | date | None,
+    ) -> list[Answer]:
+        """Each question asked of each of the story's articles in one batch, then combined."""
+        start, end = dates.check_range(since, until)
+        found = self.story(story).within(start, end)
+        if found is None:
+            raise InputError(f"story {story} has no article published {_range_text(start, end)}")
+        members = [self.library.get(i) for i in found.article_ids]
+        retrieved = [self.retrieve_many(questions, member, top_k) for member in members]
+        answers = self._answers(
+            [q for _ in members for q in questions], [p for each in retrieved for p in each]
+        )
+        count = len(questions)
+        return [
+            across_sources([answers[a * count + q] for a in range(len(members))], members)
+            for q in range(count)
+        ]
+
+    def story(self, story: int) -> Story:
+        """One story of ``stories()``, by id (a ``NotFoundError`` for an unknown one)."""
+        found = {s.id: s for s in self.stories()}
+        if story not in found:
+            known = ", ".join(str(i) for i in found) or "none yet"
+            raise NotFoundError(f"no story {story} (stories: {known})")
+        return found[story]
+
+    def _answers(self, cleaned: list[str], passages: list[list[Passage]]) -> list[Answer]:
+        """Each question's answer from its passages, with its notice and date."""
         answers = answer_questions(
             self.generator,
             cleaned,
@@ -407,6 +455,33 @@ class NewsQA:
             headline=headline,
         )
         return replace(summary, notice=ingest.language_notice(found.text))
+
+    def summarize_story(
+        self,
+        story: int | None = None,
+        articles: list[str | Article] | None = None,
+        max_words: int = 250,
+    ) -> Summary:
+        """One summary of a story (``stories()``'s id) or of the ``articles`` given: the
+        sentences that say most about the event, from all its articles, each said once, every
+        one citing its article (``Summary.evidence``), in time order. Each is an article's own
+        sentence (or a clause cut of it), so no name, number or date is in it that its article
+        lacks. Scores: benchmarks/eval_story_summaries.py."""
+        from newsqa.story_summary import summarize_story
+
+        if (story is None) == (articles is None):
+            raise InputError("give a story id or a list of articles")
+        if story is not None:
+            articles = self.story(story).article_ids
+        if not articles:
+            raise InputError("no articles to summarize")
+        chosen = [self.library.get(_article_id(article)) for article in articles]
+        summary = summarize_story(
+            [(article, self.library.sentences(article.id)) for article in chosen],
+            self.embedder.encode,
+            max_words,
+        )
+        return replace(summary, notice=ingest.language_notice(" ".join(a.text for a in chosen[:3])))
 
 
 def split_document(

@@ -33,6 +33,22 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class SourceAnswer:
+    """What one article of a story says to a question: its own answer (or that it does not
+    say), that answer's confidence, and whether it ``agrees`` with the story's answer (the same
+    answer, or one holding the other: "46" and "46 members")."""
+
+    article_id: str
+    title: str | None
+    published: str | None
+    text: str
+    answerable: bool
+    confidence: float
+    agrees: bool
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Answer:
     """An answer; ``answerable`` is False when the article does not say.
 
@@ -42,7 +58,8 @@ class Answer:
     English only). ``date`` is the date or range an answer that states one means
     (``YYYY-MM-DD`` or ``YYYY-MM-DD/YYYY-MM-DD``): "late Sunday" in an article published on
     Monday 2021-07-26 is 2021-07-25; None when the answer states no date, or a relative one
-    in an undated article (``newsqa.dates.resolve``).
+    in an undated article (``newsqa.dates.resolve``). ``sources``: for a question asked of a
+    story, what each of its articles says (``SourceAnswer``), in the story's time order.
     """
 
     text: str
@@ -51,6 +68,7 @@ class Answer:
     evidence: list[Evidence] = field(default_factory=list)
     notice: str | None = None
     date: str | None = None
+    sources: list[SourceAnswer] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -61,13 +79,15 @@ class Summary:
     """A summary written by the generator, with the sentences it draws on as evidence.
 
     Each summary sentence is an article sentence or a faithful shortening of one; ``evidence``
-    cites them in order. ``headline`` is set when asked for.
+    cites them in order, and ``sentences`` holds them (``text`` joins them). ``headline`` is set
+    when asked for.
     """
 
     text: str
     evidence: list[Evidence] = field(default_factory=list)
     notice: str | None = None  # as for Answer: the article is mostly not English
     headline: str | None = None
+    sentences: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)

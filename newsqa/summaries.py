@@ -147,7 +147,7 @@ def summarize_article(
     text = " ".join(line for line, _ in kept)
     evidence = [_cite(article, source, line) for line, source in kept]
     title = write_headline(generator, article, body) if headline else None
-    return Summary(text, evidence, headline=title)
+    return Summary(text, evidence, headline=title, sentences=[line for line, _ in kept])
 
 
 def body_sentences(article: Article, sentences: list[Sentence]) -> list[Sentence]:

@@ -41,3 +41,34 @@ def qa():
     engine = newsqa.NewsQA(device="cpu")
     engine.add(str(SEED))
     return engine
+
+
+STORY_EVENTS = ("multiling2011-M001", "multiling2011-M005")
+"""The London bombings of 2005 and the Chile earthquake of 2010 (MultiLing 2011, WikiNews
+articles under CC BY 2.5)."""
+
+
+@pytest.fixture(scope="session")
+def story_library(tmp_path_factory):
+    """A library on disk holding both events' articles, added in date order: its folder, the
+    engine, each article id's event, and the stories."""
+    import gzip
+
+    import newsqa
+
+    data = SHARED / "data" / "multiling2011-en-events.jsonl.gz"
+    with gzip.open(data, "rt", encoding="utf-8") as lines:
+        rows = [row for row in map(json.loads, lines) if row["event"] in STORY_EVENTS]
+    folder = tmp_path_factory.mktemp("story-library") / "library"
+    engine = newsqa.NewsQA(path=str(folder), device="cpu")
+    events = {}
+    for row in sorted(rows, key=lambda r: (r["date"] or "9999", r["id"])):
+        article = engine.add_text(row["text"], title=row["title"], published=row["date"])
+        events[article.id] = row["event"]
+    return folder, engine, events, engine.stories()
+
+
+def chile_story(stories, events):
+    """Of ``story_library``'s stories, the one most of whose articles report the Chile
+    earthquake."""
+    return max(stories, key=lambda s: sum(events[a] == "multiling2011-M005" for a in s.article_ids))

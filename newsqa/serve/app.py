@@ -83,10 +83,20 @@ class AskRequest(Source):
         description="Only articles published on or before this date (YYYY-MM-DD); undated "
         "articles are left out.",
     )
+    story: int | None = Field(
+        None,
+        description="A story's id (GET /stories): ask each of its articles; the answer's "
+        "sources say what each says and whether it agrees.",
+    )
 
 
 class SummarizeRequest(Source):
-    words: int = Field(80, ge=5, le=1000, description="The longest summary, in words.")
+    words: int | None = Field(
+        None, ge=5, le=1000, description="The longest summary, in words (80; a story's 250)."
+    )
+    story: int | None = Field(
+        None, description="A story's id (GET /stories): one summary of all its articles."
+    )
     strategy: str = Field("compress", description="compress or map-reduce.")
     headline: bool = Field(False, description="Also write a headline from the lead.")
 
@@ -196,6 +206,16 @@ def create_app(qa: NewsQA, settings: Settings | None = None) -> FastAPI:
             raise TooLarge(f"{len(questions)} questions; the limit is {MAX_QUESTIONS} a request")
         cleaned = [check_question(q) for q in questions]
         since, until = dates.check_range(request.since, request.until)
+        if request.story is not None:
+            if request.article or request.text or request.url:
+                raise InputError("give a story or an article, not both")
+            engine = engines.at_bar(qa, request.min_confidence, request.strict)
+            answers = await batcher.run(
+                lambda: engine.ask_many(
+                    cleaned, top_k=request.top_k, since=since, until=until, story=request.story
+                )
+            )
+            return answers[0] if request.question is not None else answers
         engine, article = await source_engine(request)
         engine = engines.at_bar(engine, request.min_confidence, request.strict)
         answers = await batcher.ask(engine, cleaned, article, request.top_k, since, until)
@@ -203,12 +223,18 @@ def create_app(qa: NewsQA, settings: Settings | None = None) -> FastAPI:
 
     @app.post("/summarize", response_model=Summary)
     async def summarize(request: SummarizeRequest) -> Summary:
-        """Summarize an article (the only one added when none is named)."""
+        """Summarize an article (the only one added when none is named), or a story."""
+        if request.story is not None:
+            if request.article or request.text or request.url:
+                raise InputError("give a story or an article, not both")
+            return await batcher.run(
+                lambda: qa.summarize_story(request.story, max_words=request.words or 250)
+            )
         engine, article = await source_engine(request)
         return await batcher.run(
             lambda: engine.summarize(
                 article,
-                max_words=request.words,
+                max_words=request.words or 80,
                 strategy=request.strategy,
                 headline=request.headline,
             )
@@ -219,6 +245,17 @@ def create_app(qa: NewsQA, settings: Settings | None = None) -> FastAPI:
         """The library's articles, oldest first, each with its publication date
         (``published``: YYYY-MM-DD or null), as ``newsqa list --json``."""
         return [_listing(article) for article in qa.articles()]
+
+    @app.get("/stories")
+    async def list_stories(
+        since: Annotated[str | None, Query(description="YYYY-MM-DD: published from.")] = None,
+        until: Annotated[str | None, Query(description="YYYY-MM-DD: published until.")] = None,
+    ) -> list[dict[str, Any]]:
+        """The library's articles grouped by the event they report, as ``newsqa stories
+        --json``; POST /summarize with ``story`` summarizes one."""
+        start, end = dates.check_range(since, until)
+        found = await batcher.run(lambda: qa.stories(start, end))
+        return [story.to_dict() for story in found]
 
     @app.post("/articles", status_code=201)
     async def add_article(request: AddRequest) -> dict[str, Any]:

@@ -33,7 +33,27 @@ async function loadLibrary() {
     select.append(option);
   }
   if (select.options.length === 2) select.value = "paste"; // an empty library: paste one
+  const stories = (await api("GET", "/stories")).filter((s) => s.article_ids.length > 1);
+  if (stories.length) {
+    const group = document.createElement("optgroup");
+    group.label = "Stories (every article about one event)";
+    for (const story of stories) {
+      const option = document.createElement("option");
+      option.value = `story:${story.id}`;
+      const span = story.first ? `, ${story.first} to ${story.last}` : "";
+      option.textContent = `${story.title} (${story.article_ids.length} articles${span})`;
+      group.append(option);
+    }
+    select.append(group);
+  }
   showPasteBox();
+}
+
+// What to read: { story } for a story, else { article } (an id, or null for the library).
+async function chosenScope() {
+  const choice = $("article").value;
+  if (choice.startsWith("story:")) return { story: Number(choice.slice(6)) };
+  return { article: await chosenArticle() };
 }
 
 function showPasteBox() {
@@ -83,8 +103,8 @@ async function busy(work) {
 async function ask(event) {
   event.preventDefault();
   await busy(async () => {
-    const article = await chosenArticle();
-    const answer = await api("POST", "/ask", { question: $("question").value, article });
+    const scope = await chosenScope();
+    const answer = await api("POST", "/ask", { question: $("question").value, ...scope });
     const parts = [];
     if (answer.answerable) {
       parts.push(element("p", "answer", answer.text));
@@ -92,18 +112,52 @@ async function ask(event) {
     } else {
       parts.push(element("p", "unanswerable", NOT_SAID));
     }
-    await showResult(parts, answer, article);
+    if (answer.sources && answer.sources.length) parts.push(sourceList(answer.sources));
+    await showResult(parts, answer, scope.article);
   });
 }
 
 async function summarize(event) {
   event.preventDefault();
   await busy(async () => {
-    const article = await chosenArticle();
+    const scope = await chosenScope();
     const words = Number($("words").value) || 60;
-    const summary = await api("POST", "/summarize", { article, words });
-    await showResult([element("p", "summary", summary.text)], summary, article);
+    const summary = await api("POST", "/summarize", { ...scope, words });
+    if (scope.story === undefined) {
+      await showResult([element("p", "summary", summary.text)], summary, scope.article);
+      return;
+    }
+    // A story's summary: each sentence with the number of the article it comes from.
+    const numbers = new Map();
+    const text = element("p", "summary", "");
+    summary.sentences.forEach((sentence, index) => {
+      const cited = summary.evidence[index];
+      if (!numbers.has(cited.article_id)) numbers.set(cited.article_id, [numbers.size + 1, cited]);
+      text.append(`${sentence} `, element("sup", "cite", `[${numbers.get(cited.article_id)[0]}]`), " ");
+    });
+    const list = document.createElement("ol");
+    list.className = "cited";
+    for (const [, cited] of numbers.values()) list.append(element("li", "", cited.title || cited.article_id));
+    await showResult([text, list], summary, null);
   });
+}
+
+// What each article of a story says to the question, and whether it agrees.
+function sourceList(sources) {
+  const list = document.createElement("ul");
+  list.className = "sources";
+  for (const source of sources) {
+    const said = source.answerable
+      ? `${source.text} (${source.confidence.toFixed(2)}, ${source.agrees ? "agrees" : "differs"})`
+      : "does not say";
+    const when = source.published || "undated";
+    const item = element("li", source.answerable ? (source.agrees ? "agrees" : "differs") : "silent", said);
+    item.append(element("span", "source", ` — ${source.title || source.article_id} (${when})`));
+    list.append(item);
+  }
+  const box = document.createElement("div");
+  box.append(element("p", "sources-heading", `What the story's ${sources.length} articles say:`), list);
+  return box;
 }
 
 // The result, its evidence as links, and the article with the evidence highlighted.
