@@ -394,6 +394,13 @@ def synthetic(count: int, dimension: int = 384, seed: int = 0) -> dict:
             last.append(time.perf_counter() - tick)
     seconds = time.perf_counter() - started
     precision, recall, f1 = bcubed(predicted, list(labels))
+    tick = time.perf_counter()
+    reopened = stories.StoryIndex.from_state(index.to_state())  # what opening a library replays
+    replay = time.perf_counter() - tick
+    tick = time.perf_counter()
+    listed = reopened.stories()  # what `newsqa stories` then lists
+    listing = time.perf_counter() - tick
+    assert len(listed) == len(set(predicted))
     return {
         "articles": count,
         "gold_stories": len(sizes),
@@ -404,6 +411,8 @@ def synthetic(count: int, dimension: int = 384, seed: int = 0) -> dict:
         "bcubed_f1": round(f1, 4),
         "bcubed_precision": round(precision, 4),
         "bcubed_recall": round(recall, 4),
+        "seconds_to_replay_on_open": round(replay, 2),
+        "seconds_to_list_stories": round(listing, 2),
     }
 
 
