@@ -15,7 +15,7 @@ from newsqa.errors import NewsQAError, UserError
 
 if TYPE_CHECKING:
     from newsqa.core import NewsQA
-    from newsqa.results import Answer, Article, Evidence, Summary
+    from newsqa.results import Answer, Article, Evidence, SourceAnswer, Summary
     from newsqa.stories import Story, StoryArticle
 
 # Loaded on first use, so that the CLI's path through a running server imports no numpy or torch.
@@ -24,6 +24,7 @@ _LAZY = {
     "Answer": "newsqa.results",
     "Article": "newsqa.results",
     "Evidence": "newsqa.results",
+    "SourceAnswer": "newsqa.results",
     "Summary": "newsqa.results",
     "Story": "newsqa.stories",
     "StoryArticle": "newsqa.stories",
@@ -35,6 +36,7 @@ __all__ = [
     "Evidence",
     "NewsQA",
     "NewsQAError",
+    "SourceAnswer",
     "Story",
     "StoryArticle",
     "Summary",

@@ -123,6 +123,7 @@ def test_result_types_have_the_documented_fields():
         "evidence",
         "notice",
         "date",
+        "sources",
     ]
     assert [f.name for f in dataclasses.fields(newsqa.Evidence)] == [
         "article_id",
@@ -137,6 +138,7 @@ def test_result_types_have_the_documented_fields():
         "evidence",
         "notice",
         "headline",
+        "sentences",
     ]
     assert [f.name for f in dataclasses.fields(newsqa.Article)][:3] == ["id", "title", "text"]
 

@@ -34,8 +34,17 @@ def test_ask_on_the_default_article_prints_json_answer_and_evidence():
     result = newsqa("ask", QUESTION, "--json")
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
-    assert set(answer) == {"text", "answerable", "confidence", "evidence", "notice", "date"}
+    assert set(answer) == {
+        "text",
+        "answerable",
+        "confidence",
+        "evidence",
+        "notice",
+        "date",
+        "sources",
+    }
     assert answer["notice"] is None  # the article is English
+    assert answer["sources"] == []  # one article asked: no story's sources
     assert answer["answerable"] and "46" in answer["text"]
     evidence = answer["evidence"][0]
     assert set(evidence) == {"article_id", "title", "sentence", "start", "end", "score"}
@@ -47,8 +56,10 @@ def test_article_from_stdin_and_summary_json(seed_text):
     result = newsqa("summarize", "--article", "-", "--words", "40", "--json", stdin=seed_text)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert set(summary) == {"text", "evidence", "notice", "headline"}
+    assert set(summary) == {"text", "evidence", "notice", "headline", "sentences"}
     assert 0 < len(summary["text"].split()) <= 40
+    assert " ".join(summary["sentences"]) == summary["text"]
+    assert len(summary["sentences"]) == len(summary["evidence"])
 
 
 def test_an_article_not_in_english_is_named_and_still_read():

@@ -229,7 +229,7 @@ def test_summarize_an_article_and_a_text(api, seed_id, seed_text):
     summary = api.post("/summarize", json={"article": seed_id, "words": 30})
     assert summary.status_code == 200, summary.text
     found = summary.json()
-    assert set(found) == {"text", "evidence", "notice", "headline"}
+    assert set(found) == {"text", "evidence", "notice", "headline", "sentences"}
     assert found["headline"] is None
     assert 0 < len(found["text"].split()) <= 30
     text = api.get(f"/articles/{seed_id}").json()["text"]
