@@ -439,7 +439,6 @@ def _summarize_story(
     """``summarize --story``: the story's summary, each sentence with the article it is from."""
     if article is not None or headline:
         raise InputError("--story summarizes a whole story: drop --article and --headline")
-    words = words or 250
     client = _server(device, model, precision)
     if client is not None:
         summary = _summary_from(client.summarize(story=story, words=words))

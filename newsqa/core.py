@@ -460,14 +460,15 @@ class NewsQA:
         self,
         story: int | None = None,
         articles: list[str | Article] | None = None,
-        max_words: int = 250,
+        max_words: int | None = None,
     ) -> Summary:
         """One summary of a story (``stories()``'s id) or of the ``articles`` given: the
         sentences that say most about the event, from all its articles, each said once, every
         one citing its article (``Summary.evidence``), in time order. Each is an article's own
         sentence (or a clause cut of it), so no name, number or date is in it that its article
-        lacks. Scores: benchmarks/eval_story_summaries.py."""
-        from newsqa.story_summary import summarize_story
+        lacks. ``max_words``: ``story_summary.MAX_WORDS`` (250) unless given. Scores:
+        benchmarks/eval_story_summaries.py."""
+        from newsqa.story_summary import MAX_WORDS, summarize_story
 
         if (story is None) == (articles is None):
             raise InputError("give a story id or a list of articles")
@@ -479,7 +480,7 @@ class NewsQA:
         summary = summarize_story(
             [(article, self.library.sentences(article.id)) for article in chosen],
             self.embedder.encode,
-            max_words,
+            max_words or MAX_WORDS,
         )
         return replace(summary, notice=ingest.language_notice(" ".join(a.text for a in chosen[:3])))
 

@@ -22,7 +22,7 @@ from transformers import DynamicCache, EncoderDecoderCache
 class PackedLinear(torch.nn.Module):
     """A linear layer run by oneDNN with its weight packed once. For the output layer's few rows
     per step (beams x passages) over the whole vocabulary it runs 1.5-1.8x faster on CPU than
-    the default BLAS (benchmarks/bench_inference.py), within float rounding of it."""
+    the default BLAS (benchmarks/bench_decoding.py), within float rounding of it."""
 
     def __init__(self, linear: torch.nn.Linear):
         super().__init__()

@@ -97,13 +97,13 @@ def story_lines(
     centroid /= np.linalg.norm(centroid) or 1.0
     positions = np.array([p.position for p in pooled])
     merit = vectors @ centroid + lead_weight / (1.0 + positions)
-    chosen: list[tuple[str, int]] = []
-    taken: list[int] = []
+    chosen: list[tuple[str, int]] = []  # (the line, its index in pooled)
     words = 0
     for index in np.argsort(-merit, kind="stable"):
         room = max_words - words
         if room < MIN_WORDS:
             break
+        taken = [number for _, number in chosen]
         if taken and float(np.max(vectors[taken] @ vectors[index])) >= repeat_likeness:
             continue
         sentence = pooled[index].sentence
@@ -111,7 +111,6 @@ def story_lines(
         line = whole if len(whole.split()) <= room else _shortened(variants("", sentence), room)
         if line and len(line.split()) >= MIN_WORDS:
             chosen.append((closed_quotes(line), int(index)))
-            taken.append(int(index))
             words += len(line.split())
     rank = {number: place for place, number in enumerate(story_order([a for a, _ in articles]))}
     chosen.sort(key=lambda pair: (rank[pooled[pair[1]].article], pooled[pair[1]].position))

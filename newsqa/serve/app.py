@@ -228,7 +228,7 @@ def create_app(qa: NewsQA, settings: Settings | None = None) -> FastAPI:
             if request.article or request.text or request.url:
                 raise InputError("give a story or an article, not both")
             return await batcher.run(
-                lambda: qa.summarize_story(request.story, max_words=request.words or 250)
+                lambda: qa.summarize_story(request.story, max_words=request.words)
             )
         engine, article = await source_engine(request)
         return await batcher.run(
