@@ -51,7 +51,7 @@ def passages_of(text: str, generator: Seq2SeqGenerator) -> list[Passage]:
 def run(generator: Seq2SeqGenerator, text: str, repeats: int) -> tuple[list, list[float]]:
     passages = passages_of(text, generator)
     found = [passages] * len(QUESTIONS)
-    calibrator = Calibrator.load(generator.folder, generator.precision)
+    calibrator = Calibrator.load(generator.calibration_file, generator.precision)
     options = {"calibrator": calibrator, "min_confidence": calibrator.min_confidence}
     answers = answer_questions(generator, QUESTIONS, found, True, **options)  # warm-up
     seconds = []

@@ -20,12 +20,13 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from calibrate import CACHE, reliability  # noqa: E402
+from calibrate import CACHE  # noqa: E402
 from common import add_precision_option, print_table, write_result  # noqa: E402
 from qa_sets import SETS, collect, sample, score_f1  # noqa: E402
 
 from newsqa import NewsQA, confidence  # noqa: E402
 from newsqa.answer import Candidate, decide  # noqa: E402
+from newsqa.calibration import reliability  # noqa: E402
 from newsqa.metrics import best_over_golds, exact_match, f1_score  # noqa: E402
 
 FRONTIER = (50, 60, 70)

@@ -13,7 +13,8 @@ import random
 from common import ROOT, SHARED_DATA
 
 from newsqa import NewsQA
-from newsqa.answer import Candidate, check_question, find_candidates
+from newsqa.answer import Candidate
+from newsqa.calibration import collect_candidates
 from newsqa.metrics import best_over_golds, f1_score
 
 NEWS_QA = ROOT / "benchmarks" / "data" / "news_qa.jsonl"
@@ -99,20 +100,8 @@ def sample(rows: list[dict], limit: int | None, seed: int = 0) -> list[dict]:
 
 
 def collect(qa: NewsQA, rows: list[dict]) -> dict[str, list[Candidate]]:
-    """Each question's candidates through the library as it runs: each distinct article is
-    added once and its questions retrieved and generated in one batch."""
-    by_article: dict[str, list[dict]] = {}
-    for row in rows:
-        by_article.setdefault(row["article"], []).append(row)
-    found: dict[str, list[Candidate]] = {}
-    for text, group in by_article.items():
-        article = qa.add_text(text)
-        questions = [check_question(r["question"]) for r in group]
-        passages = qa.retrieve_many(questions, article.id, qa.top_k)
-        candidates = find_candidates(qa.generator, questions, passages, qa.grounded)
-        found.update((row["id"], listed) for row, listed in zip(group, candidates))
-        qa.remove(article.id)
-    return found
+    """Each question's candidates through the library as it runs (``newsqa.calibration``)."""
+    return collect_candidates(qa, rows)
 
 
 def score_f1(prediction: str, golds: list[str]) -> float:

@@ -21,12 +21,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import math
 import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsqa import calibration
+from newsqa.calibration import VALIDATION_ARTICLES, held_out, nearest_tweets
 from newsqa.chunk import Sentence, split_sentences
 from newsqa.confidence import content_words
 from newsqa.prompts import NO_ANSWER, headline_input, qa_input, summary_input
@@ -323,22 +324,8 @@ def _extractive_windows(article: str, summary: str, source: str) -> list[Example
     return examples
 
 
-VALIDATION_ARTICLES = 8
-"""The last SQuAD train articles are held out of training to score checkpoints."""
-CALIBRATION_SHARE = 5
-"""One SQuAD article in this many (by title hash) and one tweet in this many (by text hash)
-are held out of training, with the validation articles, to fit the confidence calibrator on."""
-
-
-def held_out(key: str, share: int = CALIBRATION_SHARE) -> bool:
-    """Whether the text or title ``key`` is held out of training (1 in ``share``, by hash)."""
-    return int(hashlib.sha1(key.encode("utf-8")).hexdigest()[:8], 16) % share == 0
-
-
 def squad_validation_titles(data_dir: Path = SHARED_DATA) -> set[str]:
-    with gzip.open(data_dir / "squad1-train.json.gz", "rt", encoding="utf-8") as handle:
-        articles = json.load(handle)["data"]
-    return {a["title"] for a in articles[len(articles) - VALIDATION_ARTICLES :]}
+    return calibration.squad_validation_titles(data_dir)
 
 
 def human_unanswerable_examples(
@@ -377,39 +364,6 @@ def human_unanswerable_examples(
     return train, validation
 
 
-def _topic_words(tweet: str) -> set[str]:
-    """Content words of a tweet's text (not its "— Name (@handle) date" signature), no numbers."""
-    body = tweet.rsplit("\u2014", 1)[0]
-    return {w for w in content_words(body) if len(w) > 2 and not any(c.isdigit() for c in w)}
-
-
-def _nearest_tweets(contexts: list[str], limit: int = 3, max_postings: int = 60) -> list[list[int]]:
-    """For each tweet, the ``limit`` other tweets that share the most rare words with it (by
-    summed inverse document frequency, at least two words): the same people, places and
-    events, usually another outlet's or another day's tweet."""
-    words = [_topic_words(c) for c in contexts]
-    index: dict[str, list[int]] = {}
-    for number, these in enumerate(words):
-        for word in these:
-            index.setdefault(word, []).append(number)
-    nearest = []
-    for number, these in enumerate(words):
-        score: dict[int, float] = {}
-        count: dict[int, int] = {}
-        for word in these:
-            postings = index[word]
-            if len(postings) > max_postings:  # too common to say two tweets share a topic
-                continue
-            weight = math.log(len(contexts) / len(postings))
-            for other in postings:
-                if other != number:
-                    score[other] = score.get(other, 0.0) + weight
-                    count[other] = count.get(other, 0) + 1
-        ranked = sorted((n for n in score if count[n] >= 2), key=lambda n: -score[n])
-        nearest.append(ranked[:limit])
-    return nearest
-
-
 def tweet_examples(
     path: Path,
     rng: random.Random,
@@ -424,7 +378,7 @@ def tweet_examples(
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         paragraphs = json.load(handle)["data"][0]["paragraphs"]
     kept = [p for p in paragraphs if not held_out(p["context"])]
-    nearest = _nearest_tweets([p["context"] for p in kept])
+    nearest = nearest_tweets([p["context"] for p in kept])
     examples: list[Example] = []
     for number, paragraph in enumerate(kept):
         context = paragraph["context"]

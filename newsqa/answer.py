@@ -187,15 +187,18 @@ def decide(found: list[Candidate], calibrator: Calibrator, min_confidence: float
     """The candidate most likely right, if that probability reaches ``min_confidence``; else
     "not in the article", with the probability that this is right (1 - the best's)."""
     best, probability = best_candidate(found, calibrator, min_confidence)
+    calibrated = calibrator.calibrated
     if best is None:
-        return Answer(NOT_IN_ARTICLE, False, 1.0, [])
+        return Answer(NOT_IN_ARTICLE, False, 1.0, [], calibrated=calibrated)
     if probability < min_confidence:
-        return Answer(NOT_IN_ARTICLE, False, round(1.0 - probability, 4), [])
+        return Answer(NOT_IN_ARTICLE, False, round(1.0 - probability, 4), [], calibrated=calibrated)
     passage, (start, end) = best.passage, best.article_span
     evidence = Evidence(
         passage.article_id, passage.title, best.sentence.text, start, end, round(probability, 4)
     )
-    return Answer(passage.text[start:end], True, round(probability, 4), [evidence])
+    return Answer(
+        passage.text[start:end], True, round(probability, 4), [evidence], calibrated=calibrated
+    )
 
 
 def best_candidate(

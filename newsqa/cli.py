@@ -320,14 +320,16 @@ def _print_answer(answer, json_output: bool, one_article: bool) -> None:
         return
     if answer.notice:
         err.print(f"[yellow]Note: {answer.notice}[/yellow]")
+    uncalibrated = "" if answer.calibrated else ", uncalibrated"
     if not answer.answerable:
-        out.print(f"[yellow]{answer.text}[/yellow]")
+        note = "" if answer.calibrated else "  [dim](uncalibrated)[/dim]"
+        out.print(f"[yellow]{answer.text}[/yellow]{note}")
         _print_sources(answer.sources)
         return
     when = f"  [dim]({answer.date})[/dim]" if answer.date else ""
     out.print(
         f"[bold green]{escape(answer.text)}[/bold green]{when}  "
-        f"[dim](confidence {answer.confidence:.2f})[/dim]"
+        f"[dim](confidence {answer.confidence:.2f}{uncalibrated})[/dim]"
     )
     for evidence in answer.evidence:
         where = "" if one_article else f"article {evidence.article_id}, "
@@ -734,6 +736,84 @@ def doctor() -> None:
     if not health.ok:
         raise UserError("could not repair the library: " + "; ".join(health.problems))
     out.print(f"repaired: {health.articles} articles, {health.chunks} chunks, all indexed")
+
+
+@app.command()
+def calibrate(
+    model: Annotated[
+        str,
+        typer.Option(
+            help="The model to calibrate: an installed local chat model (smollm2), a .gguf "
+            "file, a Hugging Face folder or name.",
+            show_default=False,
+        ),
+    ],
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of the public data to fit on: squad1-train.json.gz, "
+            "squad2-train-unanswerable.json.gz, tweetqa-train.json.gz, "
+            "reuters-headlines.jsonl.gz (default: $NEWSQA_CALIBRATION_DATA).",
+            show_default=False,
+        ),
+    ] = None,
+    limit: Annotated[
+        int,
+        typer.Option(min=20, help="Questions drawn from each source (about 4.7x this in all)."),
+    ] = 150,
+    device: DeviceOption = None,
+    precision: PrecisionOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Fit a model's confidence on public questions held out of our training, so that its
+    answers carry a probability of being right and its default bar.
+
+    Until a model is calibrated its answers say "uncalibrated": the confidence then only ranks
+    answers. The fit is stored in your user data folder, where newsqa finds it for that model;
+    an interrupted run resumes where it stopped. Example:
+
+      newsqa models install smollm2 && newsqa calibrate --model smollm2 --data ~/qa-data
+    """
+    from rich.progress import Progress
+
+    from newsqa.calibration import calibrate as fit_calibrator
+    from newsqa.calibration import data_dir_for
+    from newsqa.generate import BASE_MODEL, BUNDLED_MODEL
+
+    if model in (BUNDLED_MODEL, BASE_MODEL):
+        raise InputError(f"{model} ships its calibrator (benchmarks/calibrate.py refits it)")
+    folder = data_dir_for(data)
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("collecting candidate answers", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        fitted, path = fit_calibrator(
+            model, folder, limit, precision=precision, device=device or "auto", progress=advance
+        )
+    summary = {
+        "model": model,
+        "calibration": str(path),
+        "questions": len(fitted.questions),
+        "candidates": len(fitted.candidates),
+        "default_bar": fitted.bar,
+        "strict_bar": fitted.strict_bar,
+        "mix_f1": fitted.mix_f1,
+        "out_of_fold_ece": fitted.ece,
+        "auc_answerable": fitted.auc_answerable,
+    }
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    out.print(
+        f"calibrated {model} on {summary['questions']} questions "
+        f"({summary['candidates']} candidate answers): default bar {fitted.bar}, "
+        f"strict bar {fitted.strict_bar}; out of fold: ECE {fitted.ece:.3f}, "
+        f"reader-mix F1 {fitted.mix_f1}, answerable-vs-not AUC {fitted.auc_answerable}\n"
+        f"wrote {path}",
+        highlight=False,
+    )
 
 
 @app.command()

@@ -26,8 +26,10 @@ PrecisionOption = Annotated[
 ModelOption = Annotated[
     str | None,
     typer.Option(
-        help="Seq2seq model: a Hugging Face name or local folder "
-        "(default: $NEWSQA_MODEL or the bundled newsqa-mini).",
+        help="The model that reads: newsqa-mini (bundled, the default; or $NEWSQA_MODEL), "
+        "newsqa-base, an installed local chat model (smollm2, qwen2.5-coder-0.5b: newsqa "
+        "models install NAME), a .gguf file, or a Hugging Face seq2seq or chat model's name "
+        "or folder.",
         show_default=False,
     ),
 ]

@@ -229,6 +229,7 @@ class Calibrator:
     intercept: float
     min_confidence: float = 0.5  # the default bar: answer when P(right) is at least this
     strict_confidence: float = 0.5  # the documented higher bar of ``strict``
+    calibrated: bool = True  # fitted for this model; False for ``margin_rule``
 
     def probability(self, values: dict[str, float]) -> float:
         total = self.intercept + sum(w * values[name] for name, w in self.weights.items())
@@ -236,15 +237,18 @@ class Calibrator:
 
     @classmethod
     def margin_rule(cls) -> Calibrator:
-        """For a model without a fitted calibrator: 0.5 where margin + 16 x similarity = 11.75."""
-        return cls({"margin": 1.0, "similarity": 16.0}, -11.75, 0.5, 0.75)
+        """For a model without a fitted calibrator: 0.5 where margin + 16 x similarity = 11.75.
+        A score, not a probability: ``calibrated`` is False (``newsqa calibrate`` fits one)."""
+        return cls({"margin": 1.0, "similarity": 16.0}, -11.75, 0.5, 0.75, calibrated=False)
 
     @classmethod
-    def load(cls, folder: Path | None, precision: str) -> Calibrator:
-        """The calibrator fitted for ``precision`` in ``folder/calibration.json`` (else the one
-        fitted for ``default`` there), or ``margin_rule`` when the model has none."""
-        path = Path(folder, "calibration.json") if folder is not None else None
-        if path is None or not path.exists():
+    def load(cls, path: Path | None, precision: str) -> Calibrator:
+        """The calibrator fitted for ``precision`` in the ``calibration.json`` at ``path`` (or
+        in the folder ``path``; else the one fitted for ``default`` there), or ``margin_rule``
+        when the model has none."""
+        if path is not None and Path(path).is_dir():
+            path = Path(path, "calibration.json")
+        if path is None or not Path(path).exists():
             return cls.margin_rule()
         stored = json.loads(path.read_text())["calibrators"]
         fitted = stored.get(precision, stored["default"])

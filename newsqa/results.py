@@ -60,6 +60,8 @@ class Answer:
     Monday 2021-07-26 is 2021-07-25; None when the answer states no date, or a relative one
     in an undated article (``newsqa.dates.resolve``). ``sources``: for a question asked of a
     story, what each of its articles says (``SourceAnswer``), in the story's time order.
+    ``calibrated`` is False for a model nobody has calibrated yet (``newsqa calibrate``): its
+    ``confidence`` is then a score that ranks answers, not a probability.
     """
 
     text: str
@@ -69,6 +71,7 @@ class Answer:
     notice: str | None = None
     date: str | None = None
     sources: list[SourceAnswer] = field(default_factory=list)
+    calibrated: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)

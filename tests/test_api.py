@@ -124,6 +124,7 @@ def test_result_types_have_the_documented_fields():
         "notice",
         "date",
         "sources",
+        "calibrated",
     ]
     assert [f.name for f in dataclasses.fields(newsqa.Evidence)] == [
         "article_id",

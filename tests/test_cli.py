@@ -42,7 +42,9 @@ def test_ask_on_the_default_article_prints_json_answer_and_evidence():
         "notice",
         "date",
         "sources",
+        "calibrated",
     }
+    assert answer["calibrated"] is True  # newsqa-mini ships its calibrator
     assert answer["notice"] is None  # the article is English
     assert answer["sources"] == []  # one article asked: no story's sources
     assert answer["answerable"] and "46" in answer["text"]

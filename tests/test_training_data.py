@@ -10,6 +10,7 @@ from collections import Counter
 import pytest
 
 from models import data
+from newsqa.calibration import calibration_questions, topic_words
 from newsqa.chunk import split_sentences
 from newsqa.prompts import NO_ANSWER
 
@@ -162,22 +163,16 @@ def test_on_topic_tweet_negatives_share_the_topic_but_never_hold_an_answer():
         context = _context(example).lower()
         assert not any(a in context for a in answers_of[question])
     contexts = [p["context"] for p in paragraphs[:400]]
-    for number, others in enumerate(data._nearest_tweets(contexts)):
+    for number, others in enumerate(data.nearest_tweets(contexts)):
         for other in others:
-            shared = data._topic_words(contexts[number]) & data._topic_words(contexts[other])
+            shared = topic_words(contexts[number]) & topic_words(contexts[other])
             assert len(shared) >= 2 and other != number
 
 
 def test_calibration_holds_on_topic_tweet_negatives_from_held_out_tweets_only():
-    """benchmarks/calibrate.py puts held-out TweetQA questions to the held-out tweet nearest
-    their own: no gold answer there, and never a tweet that training sees."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-    from calibrate import calibration_questions
-
-    rows = calibration_questions(200)
+    """Calibration puts held-out TweetQA questions to the held-out tweet nearest their own: no
+    gold answer there, and never a tweet that training sees."""
+    rows = calibration_questions(data.SHARED_DATA, 200)
     tweets = [r for r in rows if r["kind"] == "other-passage" and r["group"].startswith("tweet:")]
     assert len(tweets) >= 50
     for row in tweets:
