@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from newsqa.errors import InputError
+from newsqa.errors import InputError, ModelError
 from newsqa.prompts import chat_parts
 
 MAX_PROMPT_TOKENS = 2048
@@ -43,9 +43,42 @@ def is_decoder_only(location: str, gguf_file: str | None) -> bool:
     return not getattr(config, "is_encoder_decoder", False)
 
 
+GGUF_BITS_PER_WEIGHT = 4.5
+"""What a 4-bit GGUF (the common kind) stores per weight, scales included: a file's size over
+this is about its weights' count (an 8- or 16-bit file has fewer, so this over-counts them)."""
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (Linux's MemAvailable), None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def check_fits(path: Path, bytes_per_weight: int, available: int | None = None) -> None:
+    """A one-line ModelError when a GGUF file's weights, expanded from their quantized form
+    to ``bytes_per_weight`` as transformers loads them, would not fit in available memory."""
+    available = available_memory() if available is None else available
+    needed = path.stat().st_size * 8 / GGUF_BITS_PER_WEIGHT * bytes_per_weight
+    if available is not None and needed > 0.9 * available:
+        raise ModelError(
+            f"{path.name} needs about {needed / 1e9:.1f} GB of memory once loaded (transformers "
+            f"expands GGUF weights to {8 * bytes_per_weight}-bit), more than the "
+            f"{available / 1e9:.1f} GB available: choose a smaller model"
+        )
+
+
 def load(location: str, gguf_file: str | None, dtype):
     """(tokenizer, model) of a causal LM; the tokenizer pads on the left, for batches."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if gguf_file is not None:
+        check_fits(Path(location, gguf_file), dtype.itemsize)
 
     tokenizer = AutoTokenizer.from_pretrained(location, gguf_file=gguf_file)
     model = AutoModelForCausalLM.from_pretrained(location, gguf_file=gguf_file, dtype=dtype)

@@ -242,7 +242,7 @@ def test_the_wheel_holds_the_model_the_article_and_the_page(dist):
     )
     for field in ["Classifier: ", "Project-URL: ", "License-Expression: MIT"]:
         assert field in metadata, field
-    for extra in ["serve", "base", "ray"]:
+    for extra in ["serve", "base", "ray", "llm"]:
         assert f"Provides-Extra: {extra}" in metadata
 
 
@@ -362,7 +362,7 @@ def test_each_extra_resolves_on_its_own(venv):
     """`pip install 'newsqa[EXTRA]'` of the wheel, each extra alone, from no index: pip resolves
     every requirement of the package and of that extra (a dry run, so met by the packages the
     venv sees; CI has no index to download from). `serve` also runs below."""
-    for extra in ["serve", "base", "ray"]:
+    for extra in ["serve", "base", "ray", "llm"]:
         report = venv["cwd"] / f"report-{extra}.json"
         pip(
             "install",

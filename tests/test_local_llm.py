@@ -21,6 +21,7 @@ import pytest
 from newsqa import NewsQA, causal_lm
 from newsqa.calibration import calibrate, calibration_questions, folder_for
 from newsqa.confidence import Calibrator
+from newsqa.errors import ModelError
 from newsqa.generate import Request, Seq2SeqGenerator
 from newsqa.models_install import (
     SMOLLM2,
@@ -210,6 +211,17 @@ def test_bad_models_fail_in_one_line(tmp_path):
         errors = [line for line in asked.stderr.splitlines() if line.startswith("error:")]
         assert len(errors) == 1 and said in errors[0], asked.stderr
         assert "Traceback" not in asked.stderr
+
+
+def test_a_model_too_big_for_memory_fails_in_one_line(tmp_path):
+    huge = tmp_path / "huge.gguf"
+    with huge.open("wb") as handle:  # sparse: 40 GB that take no disk
+        handle.truncate(40 * 10**9)
+    with pytest.raises(ModelError, match=r"needs about 284\.4 GB .* more than the 16\.0 GB"):
+        causal_lm.check_fits(huge, 4, available=16 * 10**9)
+    causal_lm.check_fits(huge, 4, available=10**12)  # fits where there is room
+    asked = newsqa("ask", "who?", "--model", str(huge))
+    assert asked.returncode == 2 and "needs about" in asked.stderr, asked.stderr
 
 
 def test_calibrate_says_what_data_it_needs(tmp_path):

@@ -108,7 +108,8 @@ async function ask(event) {
     const parts = [];
     if (answer.answerable) {
       parts.push(element("p", "answer", answer.text));
-      parts.push(element("p", "confidence", `confidence ${answer.confidence.toFixed(2)}`));
+      const calibration = answer.calibrated === false ? ", uncalibrated" : "";
+      parts.push(element("p", "confidence", `confidence ${answer.confidence.toFixed(2)}${calibration}`));
     } else {
       parts.push(element("p", "unanswerable", NOT_SAID));
     }
