@@ -724,7 +724,8 @@ def remove(article_ids: Annotated[list[str], typer.Argument(help="Article ids.")
 
 @app.command()
 def doctor() -> None:
-    """Check the index against the stored articles; rebuild it when missing or damaged."""
+    """Check the index and the stories against the stored articles; rebuild the index when
+    missing or damaged, and group the articles into stories anew when their rows are."""
     library = _stored_articles()
     health = library.check()
     if health.ok:
@@ -735,7 +736,15 @@ def doctor() -> None:
     health = library.repair()
     if not health.ok:
         raise UserError("could not repair the library: " + "; ".join(health.problems))
-    out.print(f"repaired: {health.articles} articles, {health.chunks} chunks, all indexed")
+    regrouped = ""
+    ungrouped = library.ungrouped_count()
+    if ungrouped:
+        library.close()
+        _library()  # NewsQA groups the articles in no story as it opens the library
+        regrouped = f", {ungrouped} articles grouped into stories anew"
+    out.print(
+        f"repaired: {health.articles} articles, {health.chunks} chunks, all indexed{regrouped}"
+    )
 
 
 @app.command()

@@ -624,15 +624,52 @@ class Library:
         integrity = self._db.execute("PRAGMA integrity_check").fetchone()[0]
         if integrity != "ok":
             problems.append(f"SQLite integrity check: {integrity}")
+        problems += self._story_problems()
         return Health(not problems, articles, len(stored), len(indexed), problems)
 
+    def _story_problems(self) -> list[str]:
+        """What would make the story rows replay wrongly: grouping vectors of another size than
+        the rest, story numbers never given out, a duplicate filed in another story than the
+        article it copies."""
+        problems = []
+        sizes = [
+            row[0] for row in self._db.execute("SELECT DISTINCT length(vector) FROM story_articles")
+        ]
+        if len(sizes) > 1 or any(size % 4 for size in sizes):
+            problems.append(f"story rows hold grouping vectors of {len(sizes)} sizes")
+        count = int(self._meta("story_count") or 0)
+        beyond = self._db.execute(
+            "SELECT COUNT(*) FROM story_articles WHERE story < 0 OR story >= ?", (count,)
+        ).fetchone()[0]
+        if beyond:
+            problems.append(f"{beyond} story rows name a story never given out")
+        astray = self._db.execute(
+            "SELECT COUNT(*) FROM story_articles s JOIN story_articles t "
+            "ON t.article_id = s.duplicate_of WHERE t.story != s.story"
+        ).fetchone()[0]
+        if astray:
+            problems.append(f"{astray} duplicates filed in another story than their original")
+        return problems
+
     def repair(self) -> Health:
-        """Rebuild the index from the vectors stored in SQLite, as a new generation."""
+        """Rebuild the index from the vectors stored in SQLite, as a new generation; when the
+        story rows are damaged, drop them all, so that every article is grouped anew
+        (``NewsQA.group_stories``, which ``newsqa doctor`` runs next)."""
         with self._write_lock():
             index = self._rebuilt_index()
+            damaged_stories = bool(self._story_problems())
             self._db.execute("BEGIN IMMEDIATE")
+            if damaged_stories:
+                self._clear_stories()
             self._commit_index(index)
+            self._stories = None
         return self.check()
+
+    def _clear_stories(self) -> None:
+        """Every article out of its story (inside the caller's transaction)."""
+        self._db.execute("DELETE FROM story_articles")
+        self._set_meta("story_count", "0")
+        self._next_story_generation(None)
 
     def reset_vectors(self) -> list[tuple[str, list[str]]]:
         """For ``reindex``: every article's id and chunk texts, in chunk order."""
@@ -667,9 +704,7 @@ class Library:
                     self._set_meta("dimension", str(next(iter(vectors.values())).shape[1]))
                 # The grouping vectors came from the old embedder: every article is ungrouped,
                 # for NewsQA.reindex to group again.
-                self._db.execute("DELETE FROM story_articles")
-                self._set_meta("story_count", "0")
-                self._next_story_generation(None)
+                self._clear_stories()
                 self._commit_index(self._rebuilt_index())
             except BaseException:
                 self._db.execute("ROLLBACK")

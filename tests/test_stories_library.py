@@ -294,3 +294,26 @@ def test_newsqa_stories_bad_dates_are_one_line_and_help_teaches(tmp_path):
     empty = cli("--library", str(tmp_path / "none"), "stories", "--json")
     assert empty.returncode == 0 and json.loads(empty.stdout) == []
     assert not (tmp_path / "none").exists()
+
+
+def test_doctor_finds_damaged_story_rows_and_groups_the_articles_anew(built, tmp_path):
+    folder = _copy(built, tmp_path)
+    db = sqlite3.connect(folder / "library.sqlite3")
+    first, second = db.execute("SELECT article_id FROM story_articles LIMIT 2").fetchall()
+    db.execute("UPDATE story_articles SET vector = x'00000000' WHERE article_id = ?", first)
+    db.execute("UPDATE story_articles SET story = 999 WHERE article_id = ?", second)
+    db.commit()
+    db.close()
+    from newsqa.library import Library
+
+    problems = Library(folder).check().problems
+    assert any("grouping vectors of 2 sizes" in p for p in problems), problems
+    assert any("1 story rows name a story never given out" in p for p in problems), problems
+    result = cli("--library", str(folder), "doctor")
+    assert result.returncode == 0, result.stderr
+    assert f"{len(built[1])} articles grouped into stories anew" in result.stdout
+    assert "problem: story rows hold grouping vectors" in result.stderr
+    qa = newsqa.NewsQA(path=str(folder), device="cpu")
+    assert qa.library.check().ok and qa.library.ungrouped_count() == 0
+    assert _members(qa.stories()) == _members(built[2])
+    assert cli("--library", str(folder), "doctor").stdout.startswith("ok:")
