@@ -372,18 +372,8 @@ class Seq2SeqGenerator:
                                 )
                             ]
                         )
-                    settings = dict(
-                        max_new_tokens=max_new_tokens,
-                        num_beams=num_beams,
-                        num_return_sequences=num_beams,
-                        length_penalty=0.0,
-                        # grounded: exact search (the constraint makes early stops rank high)
-                        early_stopping="never" if grounded else True,
-                        do_sample=False,
-                        no_repeat_ngram_size=no_repeat_ngram_size,
-                        logits_processor=constraint,
-                        output_scores=True,
-                        return_dict_in_generate=True,
+                    settings = _search_settings(
+                        max_new_tokens, num_beams, grounded, no_repeat_ngram_size, constraint
                     )
                     if fast:
                         output = fast.generate(**settings)
@@ -437,17 +427,10 @@ class Seq2SeqGenerator:
         output = model.generate(
             **inputs,
             cache=cache,
-            max_new_tokens=max_new_tokens,
-            num_beams=num_beams,
-            num_return_sequences=num_beams,
-            length_penalty=0.0,
-            early_stopping="never" if grounded else True,
-            do_sample=False,
-            no_repeat_ngram_size=no_repeat_ngram_size,
-            logits_processor=constraint,
-            output_scores=True,
-            return_dict_in_generate=True,
             pad_token_id=self.tokenizer.pad_token_id,
+            **_search_settings(
+                max_new_tokens, num_beams, grounded, no_repeat_ngram_size, constraint
+            ),
         )
         self._collect(output, batch, num_beams, spans, results, skip=length)
 
@@ -605,6 +588,25 @@ class _SpanConstraint:
         allowed = allowed[:, :vocabulary]
         allowed[~allowed.any(-1), self.eos] = True
         return scores.masked_fill(~allowed, -math.inf)
+
+
+def _search_settings(
+    max_new_tokens: int, num_beams: int, grounded: bool, no_repeat_ngram_size: int, constraint
+) -> dict:
+    """``generate``'s beam search settings, for seq2seq and decoder-only models alike."""
+    return dict(
+        max_new_tokens=max_new_tokens,
+        num_beams=num_beams,
+        num_return_sequences=num_beams,
+        length_penalty=0.0,
+        # grounded: exact search (the constraint makes early stops rank high)
+        early_stopping="never" if grounded else True,
+        do_sample=False,
+        no_repeat_ngram_size=no_repeat_ngram_size,
+        logits_processor=constraint,
+        output_scores=True,
+        return_dict_in_generate=True,
+    )
 
 
 def _batches(order: list[int], groups: list[int], size: int) -> list[list[int]]:
