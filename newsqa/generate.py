@@ -302,7 +302,6 @@ class Seq2SeqGenerator:
         same answer asked alone or among others.
         """
         import torch
-        from transformers import LogitsProcessorList
         from transformers.modeling_outputs import BaseModelOutput
 
         tokenizer, model = self._loaded
@@ -361,17 +360,7 @@ class Seq2SeqGenerator:
                     for index, value in zip(batch, logprobs):
                         scores[index] = value
                 if num_beams:
-                    spans = None
-                    constraint = None
-                    if grounded:
-                        spans = [self._context_tokens(encoded, i, requests[i]) for i in batch]
-                        constraint = LogitsProcessorList(
-                            [
-                                _SpanConstraint(
-                                    [s[0] for s in spans], fixed, self._eos, *self._span_tables
-                                )
-                            ]
-                        )
+                    spans, constraint = self._grounding(batch, encoded, requests, fixed, grounded)
                     settings = _search_settings(
                         max_new_tokens, num_beams, grounded, no_repeat_ngram_size, constraint
                     )
@@ -404,7 +393,6 @@ class Seq2SeqGenerator:
         """``generate_and_score`` for one batch of a decoder-only model's prompts: the prompts
         are read once (not once per beam, as ``generate`` would), their cache serving both the
         no-answer score and every beam."""
-        from transformers import LogitsProcessorList
 
         model = self.model
         prompt = inputs["input_ids"]
@@ -416,13 +404,7 @@ class Seq2SeqGenerator:
                 scores[index] = value
         if not num_beams:
             return
-        spans = constraint = None
-        if grounded:
-            spans = [self._context_tokens(encoded, i, requests[i]) for i in batch]
-            contexts = [s[0] for s in spans]
-            constraint = LogitsProcessorList(
-                [_SpanConstraint(contexts, fixed, self._eos, *self._span_tables, length)]
-            )
+        spans, constraint = self._grounding(batch, encoded, requests, fixed, grounded, length)
         cache.batch_repeat_interleave(num_beams)
         output = model.generate(
             **inputs,
@@ -433,6 +415,18 @@ class Seq2SeqGenerator:
             ),
         )
         self._collect(output, batch, num_beams, spans, results, skip=length)
+
+    def _grounding(self, batch, encoded, requests, fixed, grounded, prompt_length=None):
+        """(each request's context tokens and offsets, the span constraint) for one batch;
+        (None, None) when not grounded."""
+        if not grounded:
+            return None, None
+        from transformers import LogitsProcessorList
+
+        spans = [self._context_tokens(encoded, i, requests[i]) for i in batch]
+        contexts = [s[0] for s in spans]
+        constraint = _SpanConstraint(contexts, fixed, self._eos, *self._span_tables, prompt_length)
+        return spans, LogitsProcessorList([constraint])
 
     def _fast_decoding(self, hidden, attention_mask):
         """The fast decoder for this encoded batch, or None where it does not apply."""
