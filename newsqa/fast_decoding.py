@@ -13,6 +13,7 @@ only the self-attention cache follows the beams. The search itself is still ``tr
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -135,3 +136,182 @@ class FastDecoding:
         ).logits.float()
         logprobs = torch.log_softmax(logits, dim=-1).gather(-1, label_ids.unsqueeze(-1))
         return [float(v) for v in logprobs.squeeze(-1).sum(-1).tolist()]
+
+
+@dataclass
+class BeamOutput:
+    """What ``Seq2SeqGenerator._collect`` reads of a beam search: ``num_beams`` rows per input."""
+
+    sequences: torch.Tensor
+    sequences_scores: torch.Tensor
+
+
+class _Step:
+    """One decoder step for the live beams: a BERT decoder layer by layer, its self-attention
+    keys and values kept per beam, the cross-attention's once per input (each input's beams
+    attend to them as so many queries)."""
+
+    def __init__(self, decoding: FastDecoding, num_beams: int):
+        decoder = decoding.model.decoder
+        self.embeddings = decoder.bert.embeddings
+        self.layers = list(decoder.bert.encoder.layer)
+        self.head = decoder.cls.predictions
+        attention = self.layers[0].attention.self
+        self.heads, self.head_size = attention.num_attention_heads, attention.attention_head_size
+        self.scaling = attention.scaling
+        self.beams = num_beams
+        self.keys, self.values = list(decoding.keys), list(decoding.values)
+        mask = decoding.attention_mask
+        self.mask = None if bool(mask.all()) else mask.bool()[:, None, None, :]
+        self.past_keys: list[torch.Tensor | None] = [None] * len(self.layers)
+        self.past_values: list[torch.Tensor | None] = [None] * len(self.layers)
+
+    def keep_inputs(self, inputs: torch.Tensor) -> None:
+        """Keep only these inputs' cross-attention keys and values."""
+        self.keys = [k.index_select(0, inputs) for k in self.keys]
+        self.values = [v.index_select(0, inputs) for v in self.values]
+        if self.mask is not None:
+            self.mask = self.mask.index_select(0, inputs)
+
+    def reorder(self, rows: torch.Tensor) -> None:
+        """The self-attention cache of these beam rows, in this order."""
+        self.past_keys = [k.index_select(0, rows) for k in self.past_keys]
+        self.past_values = [v.index_select(0, rows) for v in self.past_values]
+
+    def _split(self, states: torch.Tensor) -> torch.Tensor:
+        return states.view(states.shape[0], self.heads, 1, self.head_size)
+
+    def __call__(self, tokens: torch.Tensor, position: int) -> torch.Tensor:
+        """The next token's logits for each beam row, given each row's last ``tokens``."""
+        sdpa = torch.nn.functional.scaled_dot_product_attention
+        embeddings = self.embeddings
+        hidden = embeddings.word_embeddings(tokens) + embeddings.token_type_embeddings.weight[0]
+        hidden = embeddings.LayerNorm(hidden + embeddings.position_embeddings.weight[position])
+        rows, inputs = hidden.shape[0], self.keys[0].shape[0]
+        for number, layer in enumerate(self.layers):
+            own = layer.attention.self
+            key, value = self._split(own.key(hidden)), self._split(own.value(hidden))
+            if self.past_keys[number] is not None:
+                key = torch.cat([self.past_keys[number], key], dim=2)
+                value = torch.cat([self.past_values[number], value], dim=2)
+            self.past_keys[number], self.past_values[number] = key, value
+            query = self._split(own.query(hidden))
+            attended = sdpa(query, key, value, scale=self.scaling).reshape(rows, -1)
+            hidden = layer.attention.output(attended, hidden)
+            cross = layer.crossattention
+            query = cross.self.query(hidden).view(inputs, -1, self.heads, self.head_size)
+            attended = sdpa(
+                query.transpose(1, 2),
+                self.keys[number],
+                self.values[number],
+                attn_mask=self.mask,
+                scale=self.scaling,
+            )
+            hidden = cross.output(attended.transpose(1, 2).reshape(rows, -1), hidden)
+            hidden = layer.output(layer.intermediate(hidden), hidden)
+        return self.head(hidden)
+
+
+def beam_search(
+    decoding: FastDecoding, num_beams: int, max_new_tokens: int, constraint, eos: int
+) -> BeamOutput:
+    """Canonical beam search (``generate`` with ``early_stopping="never"``, no length penalty,
+    ``num_return_sequences=num_beams``), the same selection rules step by step, with less work:
+    the first step is computed once per input (its beams are all the start token), an input
+    whose search is over leaves the batch (``generate`` goes on computing it, which can no
+    longer change its result), and nothing is kept that the answer does not read.
+
+    ``constraint``: a ``_SpanConstraint``; only the tokens it allows are ranked (the rest would
+    rank at -inf), and ``keep`` makes it follow the inputs still searching.
+    """
+    count, beams, keep = decoding.states.shape[0], num_beams, 2 * num_beams
+    device = decoding.states.device
+    step = _Step(decoding, beams)
+    start = torch.full((count, 1), decoding._start, dtype=torch.long, device=device)
+    running = start[:, None, :].expand(count, beams, 1)  # (inputs, beams, length)
+    running_scores = torch.zeros(count, beams, device=device)
+    running_scores[:, 1:] = -1e9
+    finished = torch.full((count, beams, max_new_tokens + 1), eos, dtype=torch.long, device=device)
+    finished[:, :, 0] = decoding._start
+    finished_scores = torch.full((count, beams), -1e9, device=device)
+    is_finished = torch.zeros(count, beams, dtype=torch.bool, device=device)
+    top = torch.zeros(keep, dtype=torch.bool, device=device)
+    top[:beams] = True
+    live = torch.arange(count, device=device)  # the inputs still searching
+    done_sequences = finished.clone()
+    done_scores = finished_scores.clone()
+    for length in range(1, max_new_tokens + 1):
+        if length == 1:
+            logits = step(start[:, 0], 0).repeat_interleave(beams, 0)
+        else:
+            logits = step(running[:, :, -1].reshape(-1), length - 1)
+        log_probs = torch.log_softmax(logits.float(), -1)
+        vocabulary = log_probs.shape[-1]
+        top_scores, top_indices = _best_allowed(
+            log_probs, running_scores, constraint.allowed(running.reshape(-1, length), vocabulary)
+        )
+        origin = top_indices // vocabulary
+        tokens = top_indices % vocabulary
+        candidates = torch.cat([running.gather(1, _along(origin, length)), tokens[..., None]], 2)
+        hits = (tokens == eos) | (length + 1 > max_new_tokens)
+        # the best unfinished candidates run on
+        pushed = top_scores + hits.to(torch.float32) * -1.0e9
+        chosen = torch.topk(pushed, beams)[1]
+        running = candidates.gather(1, _along(chosen, length + 1))
+        running_scores = pushed.gather(1, chosen)
+        # finished candidates among the best ``beams`` join the finished ones if better
+        just_finished = hits & top[None, :]
+        entered = top_scores / 1.0 + (~just_finished) * -1.0e9
+        padded = torch.nn.functional.pad(candidates, (0, max_new_tokens - length), value=eos)
+        merged = torch.cat([finished, padded], 1)
+        merged_scores = torch.cat([finished_scores, entered], 1)
+        merged_finished = torch.cat([is_finished, just_finished], 1)
+        best = torch.topk(merged_scores, beams)[1]
+        finished = merged.gather(1, _along(best, max_new_tokens + 1))
+        finished_scores = merged_scores.gather(1, best)
+        is_finished = merged_finished.gather(1, best)
+        # an input is done when no running beam can beat its worst finished one
+        worst = torch.where(is_finished, finished_scores.min(1, keepdim=True)[0], -1.0e9)
+        searching = (running_scores[:, :1] / 1.0 > worst).any(-1)
+        if bool(hits.all()) or not bool(searching.any()):
+            done_sequences[live], done_scores[live] = finished, finished_scores
+            break
+        rows = origin.gather(1, chosen) + torch.arange(len(live), device=device)[:, None] * beams
+        if length == 1:  # the first step had one row per input
+            rows = torch.arange(len(live), device=device)[:, None].expand_as(rows)
+        if not bool(searching.all()):
+            over, kept = ~searching, searching.nonzero().squeeze(1)
+            done_sequences[live[over]] = finished[over]
+            done_scores[live[over]] = finished_scores[over]
+            live, rows = live[kept], rows[kept]
+            running, running_scores = running[kept], running_scores[kept]
+            finished, finished_scores = finished[kept], finished_scores[kept]
+            is_finished = is_finished[kept]
+            constraint.keep(kept)
+            step.keep_inputs(kept)
+        step.reorder(rows.reshape(-1))
+    return BeamOutput(done_sequences.flatten(0, 1), done_scores.flatten())
+
+
+def _best_allowed(log_probs, running_scores, allowed) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 2 x beams best (score, beam x vocabulary + token) of each input among the allowed
+    (row, token) pairs, as ``topk`` over the masked scores ranks them; -inf fills the rest."""
+    count, beams = running_scores.shape
+    vocabulary = log_probs.shape[1]
+    row, token = allowed
+    scores = log_probs[row, token] + running_scores.flatten()[row]
+    owner = row // beams
+    sizes = torch.bincount(owner, minlength=count)
+    width = max(int(sizes.max()), 2 * beams)
+    position = torch.arange(len(row), device=row.device) - (sizes.cumsum(0) - sizes)[owner]
+    ranked = torch.full((count, width), -math.inf, device=log_probs.device)
+    ranked[owner, position] = scores
+    flat = torch.zeros((count, width), dtype=torch.long, device=row.device)
+    flat[owner, position] = (row % beams) * vocabulary + token
+    top_scores, top = torch.topk(ranked, 2 * beams)
+    return top_scores, flat.gather(1, top)
+
+
+def _along(indices: torch.Tensor, length: int) -> torch.Tensor:
+    """``indices`` (inputs, k) as gather indices over (inputs, beams, length) sequences."""
+    return indices[..., None].expand(*indices.shape, length)

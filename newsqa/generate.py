@@ -364,7 +364,13 @@ class Seq2SeqGenerator:
                     settings = _search_settings(
                         max_new_tokens, num_beams, grounded, no_repeat_ngram_size, constraint
                     )
-                    if fast:
+                    if fast and grounded and not no_repeat_ngram_size:
+                        from newsqa.fast_decoding import beam_search
+
+                        output = beam_search(
+                            fast, num_beams, max_new_tokens, constraint[0], self._eos
+                        )
+                    elif fast:
                         output = fast.generate(**settings)
                     else:
                         output = model.generate(
@@ -549,38 +555,58 @@ class _SpanConstraint:
         self.special = special
         self.continues = continues
 
-    def __call__(self, input_ids, scores):
+    def keep(self, rows) -> None:
+        """Go on with these rows' contexts only (a search that drops finished inputs)."""
+        self.contexts = self.contexts.index_select(0, rows)
+
+    def allowed(self, input_ids, vocabulary: int):
+        """The (row, token) pairs each beam row may write next, sorted and each once."""
         import torch
 
-        rows, vocabulary = scores.shape
+        rows = input_ids.shape[0]
         contexts = self.contexts.repeat_interleave(rows // self.contexts.shape[0], dim=0)
-        continues = self.continues
         start = self.prompt_length
         if start is None:
             start = _leading_special(input_ids, self.special)
         generated = input_ids[:, start:]
         size = generated.shape[1]
-        allowed = torch.zeros(rows, vocabulary + 1, dtype=torch.bool, device=scores.device)
+        found_rows, found_tokens = [], []
+
+        def allow(where, tokens) -> None:
+            row, position = where.nonzero(as_tuple=True)
+            found_rows.append(row)
+            found_tokens.append(tokens[row, position] if tokens.dim() == 2 else tokens[row])
+
         valid = contexts >= 0
         tokens = contexts.clamp(min=0)
+        eos = torch.full((rows,), self.eos, dtype=torch.long, device=contexts.device)
         if size == 0:
-            _allow(allowed, tokens, valid & ~continues[tokens])
+            allow(valid & ~self.continues[tokens], tokens)
         elif size < contexts.shape[1]:
             windows = contexts[:, :-1].unfold(1, size, 1)  # (rows, positions, size)
             matched = (windows == generated[:, None, :]).all(-1)
             following = contexts[:, size:]  # the token after each window (-1: the end)
-            inside = matched & (following >= 0)
-            _allow(allowed, following.clamp(min=0), inside)
-            ends = matched & ((following < 0) | ~continues[following.clamp(min=0)])
-            allowed[:, self.eos] |= ends.any(-1)
-        if len(self.fixed):
-            if size < len(self.fixed):
-                on_track = (generated == self.fixed[:size]).all(-1)
-                allowed[:, self.fixed[size]] |= on_track
-            elif size == len(self.fixed):
-                allowed[:, self.eos] |= (generated == self.fixed).all(-1)
-        allowed = allowed[:, :vocabulary]
-        allowed[~allowed.any(-1), self.eos] = True
+            allow(matched & (following >= 0), following.clamp(min=0))
+            ends = matched & ((following < 0) | ~self.continues[following.clamp(min=0)])
+            allow(ends.any(-1, keepdim=True), eos)
+        fixed = self.fixed
+        if len(fixed) and size <= len(fixed):
+            on_track = (generated == fixed[:size]).all(-1, keepdim=True)
+            allow(on_track, eos if size == len(fixed) else fixed[size].expand(rows))
+        row, token = torch.cat(found_rows), torch.cat(found_tokens)
+        inside = token < vocabulary
+        row, token = row[inside], token[inside]
+        empty = torch.bincount(row, minlength=rows) == 0  # nothing left: only the end
+        row, token = torch.cat([row, empty.nonzero().squeeze(1)]), torch.cat([token, eos[empty]])
+        keys = torch.unique(row * (vocabulary + 1) + token)
+        return keys // (vocabulary + 1), keys % (vocabulary + 1)
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        row, token = self.allowed(input_ids, scores.shape[1])
+        allowed = torch.zeros_like(scores, dtype=torch.bool)
+        allowed[row, token] = True
         return scores.masked_fill(~allowed, -math.inf)
 
 
@@ -614,12 +640,6 @@ def _batches(order: list[int], groups: list[int], size: int) -> list[list[int]]:
         for members in by_group.values()
         for first in range(0, len(members), size)
     ]
-
-
-def _allow(allowed, tokens, where) -> None:
-    """Set ``allowed[row, tokens[row, i]]`` wherever ``where[row, i]``."""
-    rows, positions = where.nonzero(as_tuple=True)
-    allowed[rows, tokens[rows, positions]] = True
 
 
 def _leading_special(input_ids, special) -> int:
