@@ -127,13 +127,7 @@ class FastDecoding:
         rows = self.states.shape[0]
         label_ids = torch.tensor([labels] * rows, device=self.states.device)
         start = torch.full((rows, 1), self._start, dtype=torch.long, device=self.states.device)
-        logits = self.model.decoder(
-            input_ids=torch.cat([start, label_ids[:, :-1]], dim=1),
-            encoder_hidden_states=self.states,
-            encoder_attention_mask=self.attention_mask,
-            cache=self._cache(1),
-            use_cache=True,
-        ).logits.float()
+        logits = _Step(self)(torch.cat([start, label_ids[:, :-1]], dim=1), 0).float()
         logprobs = torch.log_softmax(logits, dim=-1).gather(-1, label_ids.unsqueeze(-1))
         return [float(v) for v in logprobs.squeeze(-1).sum(-1).tolist()]
 
@@ -151,7 +145,7 @@ class _Step:
     keys and values kept per beam, the cross-attention's once per input (each input's beams
     attend to them as so many queries)."""
 
-    def __init__(self, decoding: FastDecoding, num_beams: int):
+    def __init__(self, decoding: FastDecoding):
         decoder = decoding.model.decoder
         self.embeddings = decoder.bert.embeddings
         self.layers = list(decoder.bert.encoder.layer)
@@ -159,7 +153,6 @@ class _Step:
         attention = self.layers[0].attention.self
         self.heads, self.head_size = attention.num_attention_heads, attention.attention_head_size
         self.scaling = attention.scaling
-        self.beams = num_beams
         self.keys, self.values = list(decoding.keys), list(decoding.values)
         mask = decoding.attention_mask
         self.mask = None if bool(mask.all()) else mask.bool()[:, None, None, :]
@@ -173,21 +166,30 @@ class _Step:
         if self.mask is not None:
             self.mask = self.mask.index_select(0, inputs)
 
+    def trim(self, positions: int) -> None:
+        """Keep only the first ``positions`` of the self-attention cache."""
+        self.past_keys = [k[:, :, :positions] for k in self.past_keys]
+        self.past_values = [v[:, :, :positions] for v in self.past_values]
+
     def reorder(self, rows: torch.Tensor) -> None:
         """The self-attention cache of these beam rows, in this order."""
         self.past_keys = [k.index_select(0, rows) for k in self.past_keys]
         self.past_values = [v.index_select(0, rows) for v in self.past_values]
 
     def _split(self, states: torch.Tensor) -> torch.Tensor:
-        return states.view(states.shape[0], self.heads, 1, self.head_size)
+        """(rows, positions, width) -> (rows, heads, positions, head width)"""
+        return states.view(*states.shape[:2], self.heads, self.head_size).transpose(1, 2)
 
     def __call__(self, tokens: torch.Tensor, position: int) -> torch.Tensor:
-        """The next token's logits for each beam row, given each row's last ``tokens``."""
+        """The logits after each of ``tokens`` (rows, positions), which follow what the rows'
+        cache holds from ``position`` on (a first call may read several positions at once)."""
         sdpa = torch.nn.functional.scaled_dot_product_attention
         embeddings = self.embeddings
+        rows, length = tokens.shape
+        inputs = self.keys[0].shape[0]
         hidden = embeddings.word_embeddings(tokens) + embeddings.token_type_embeddings.weight[0]
-        hidden = embeddings.LayerNorm(hidden + embeddings.position_embeddings.weight[position])
-        rows, inputs = hidden.shape[0], self.keys[0].shape[0]
+        where = embeddings.position_embeddings.weight[position : position + length]
+        hidden = embeddings.LayerNorm(hidden + where)
         for number, layer in enumerate(self.layers):
             own = layer.attention.self
             key, value = self._split(own.key(hidden)), self._split(own.value(hidden))
@@ -196,9 +198,9 @@ class _Step:
                 value = torch.cat([self.past_values[number], value], dim=2)
             self.past_keys[number], self.past_values[number] = key, value
             query = self._split(own.query(hidden))
-            attended = sdpa(query, key, value, scale=self.scaling).reshape(rows, -1)
-            hidden = layer.attention.output(attended, hidden)
-            cross = layer.crossattention
+            attended = sdpa(query, key, value, is_causal=length > 1, scale=self.scaling)
+            hidden = layer.attention.output(attended.transpose(1, 2).reshape(hidden.shape), hidden)
+            cross = layer.crossattention  # each input's rows and positions as its queries
             query = cross.self.query(hidden).view(inputs, -1, self.heads, self.head_size)
             attended = sdpa(
                 query.transpose(1, 2),
@@ -207,14 +209,19 @@ class _Step:
                 attn_mask=self.mask,
                 scale=self.scaling,
             )
-            hidden = cross.output(attended.transpose(1, 2).reshape(rows, -1), hidden)
+            hidden = cross.output(attended.transpose(1, 2).reshape(hidden.shape), hidden)
             hidden = layer.output(layer.intermediate(hidden), hidden)
         return self.head(hidden)
 
 
 def beam_search(
-    decoding: FastDecoding, num_beams: int, max_new_tokens: int, constraint, eos: int
-) -> BeamOutput:
+    decoding: FastDecoding,
+    num_beams: int,
+    max_new_tokens: int,
+    constraint,
+    eos: int,
+    target: list[int] | None = None,
+) -> tuple[BeamOutput, list[float] | None]:
     """Canonical beam search (``generate`` with ``early_stopping="never"``, no length penalty,
     ``num_return_sequences=num_beams``), the same selection rules step by step, with less work:
     the first step is computed once per input (its beams are all the start token), an input
@@ -222,11 +229,13 @@ def beam_search(
     longer change its result), and nothing is kept that the answer does not read.
 
     ``constraint``: a ``_SpanConstraint``; only the tokens it allows are ranked (the rest would
-    rank at -inf), and ``keep`` makes it follow the inputs still searching.
+    rank at -inf), and ``keep`` makes it follow the inputs still searching. ``target``: token
+    ids whose teacher-forced log-probability is returned for each input too (as
+    ``target_logprobs``), read in the same pass as the first step.
     """
     count, beams, keep = decoding.states.shape[0], num_beams, 2 * num_beams
     device = decoding.states.device
-    step = _Step(decoding, beams)
+    step = _Step(decoding)
     start = torch.full((count, 1), decoding._start, dtype=torch.long, device=device)
     running = start[:, None, :].expand(count, beams, 1)  # (inputs, beams, length)
     running_scores = torch.zeros(count, beams, device=device)
@@ -240,12 +249,20 @@ def beam_search(
     live = torch.arange(count, device=device)  # the inputs still searching
     done_sequences = finished.clone()
     done_scores = finished_scores.clone()
+    target_scores = None
+    if target is not None:
+        labels = torch.tensor([target] * count, device=device)
     for length in range(1, max_new_tokens + 1):
-        if length == 1:
-            logits = step(start[:, 0], 0).repeat_interleave(beams, 0)
+        if length == 1:  # one row per input: its beams all hold the start token
+            first = start if target is None else torch.cat([start, labels[:, :-1]], 1)
+            read = torch.log_softmax(step(first, 0).float(), -1)
+            if target is not None:
+                target_scores = read.gather(-1, labels[..., None]).squeeze(-1).sum(-1).tolist()
+                step.trim(1)
+            log_probs = read[:, 0].repeat_interleave(beams, 0)
         else:
-            logits = step(running[:, :, -1].reshape(-1), length - 1)
-        log_probs = torch.log_softmax(logits.float(), -1)
+            logits = step(running[:, :, -1:].reshape(-1, 1), length - 1)[:, -1]
+            log_probs = torch.log_softmax(logits.float(), -1)
         vocabulary = log_probs.shape[-1]
         top_scores, top_indices = _best_allowed(
             log_probs, running_scores, constraint.allowed(running.reshape(-1, length), vocabulary)
@@ -290,7 +307,7 @@ def beam_search(
             constraint.keep(kept)
             step.keep_inputs(kept)
         step.reorder(rows.reshape(-1))
-    return BeamOutput(done_sequences.flatten(0, 1), done_scores.flatten())
+    return BeamOutput(done_sequences.flatten(0, 1), done_scores.flatten()), target_scores
 
 
 def _best_allowed(log_probs, running_scores, allowed) -> tuple[torch.Tensor, torch.Tensor]:

@@ -351,34 +351,38 @@ class Seq2SeqGenerator:
                     continue
                 hidden = model.get_encoder()(**inputs).last_hidden_state
                 fast = self._fast_decoding(hidden, inputs["attention_mask"])
-                if labels is not None:
-                    logprobs = (
-                        fast.target_logprobs(labels)
-                        if fast
-                        else self._target_logprobs(hidden, inputs, labels)
-                    )
-                    for index, value in zip(batch, logprobs):
-                        scores[index] = value
+                logprobs = None
                 if num_beams:
                     spans, constraint = self._grounding(batch, encoded, requests, fixed, grounded)
-                    settings = _search_settings(
-                        max_new_tokens, num_beams, grounded, no_repeat_ngram_size, constraint
-                    )
                     if fast and grounded and not no_repeat_ngram_size:
                         from newsqa.fast_decoding import beam_search
 
-                        output = beam_search(
-                            fast, num_beams, max_new_tokens, constraint[0], self._eos
+                        output, logprobs = beam_search(
+                            fast, num_beams, max_new_tokens, constraint[0], self._eos, labels
                         )
-                    elif fast:
-                        output = fast.generate(**settings)
                     else:
-                        output = model.generate(
-                            encoder_outputs=BaseModelOutput(last_hidden_state=hidden),
-                            attention_mask=inputs["attention_mask"],
-                            **settings,
+                        settings = _search_settings(
+                            max_new_tokens, num_beams, grounded, no_repeat_ngram_size, constraint
+                        )
+                        output = (
+                            fast.generate(**settings)
+                            if fast
+                            else model.generate(
+                                encoder_outputs=BaseModelOutput(last_hidden_state=hidden),
+                                attention_mask=inputs["attention_mask"],
+                                **settings,
+                            )
                         )
                     self._collect(output, batch, num_beams, spans, results)
+                if labels is not None:
+                    if logprobs is None:
+                        logprobs = (
+                            fast.target_logprobs(labels)
+                            if fast
+                            else self._target_logprobs(hidden, inputs, labels)
+                        )
+                    for index, value in zip(batch, logprobs):
+                        scores[index] = value
         return results, scores
 
     def _causal_batch(
