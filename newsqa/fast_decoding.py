@@ -132,6 +132,40 @@ class FastDecoding:
         return [float(v) for v in logprobs.squeeze(-1).sum(-1).tolist()]
 
 
+def encode(encoder, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor | None:
+    """A BERT encoder's last hidden states for a padded batch, computed without the padding:
+    every linear layer reads the batch's real tokens only, packed into one matrix, and each input
+    attends to its own tokens. Padded positions come back as zeros (the decoder masks them).
+    None for an encoder that is not a BERT model with absolute positions."""
+    config = getattr(encoder, "config", None)
+    if getattr(config, "model_type", None) != "bert" or (
+        getattr(config, "position_embedding_type", "absolute") != "absolute"
+    ):
+        return None
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    real = attention_mask.bool()
+    lengths = real.sum(1).tolist()
+    positions = torch.cat([torch.arange(length, device=input_ids.device) for length in lengths])
+    embeddings = encoder.embeddings
+    hidden = embeddings.word_embeddings(input_ids[real])
+    hidden = hidden + embeddings.token_type_embeddings.weight[0]
+    hidden = embeddings.LayerNorm(hidden + embeddings.position_embeddings(positions))
+    for layer in encoder.encoder.layer:
+        attention = layer.attention.self
+        heads, size = attention.num_attention_heads, attention.attention_head_size
+        projected = [attention.query(hidden), attention.key(hidden), attention.value(hidden)]
+        attended = []
+        for parts in zip(*(p.split(lengths) for p in projected)):
+            query, key, value = (part.view(1, -1, heads, size).transpose(1, 2) for part in parts)
+            output = sdpa(query, key, value, scale=attention.scaling)
+            attended.append(output.transpose(1, 2).reshape(-1, heads * size))
+        hidden = layer.attention.output(torch.cat(attended), hidden)
+        hidden = layer.output(layer.intermediate(hidden), hidden)
+    padded = hidden.new_zeros(*input_ids.shape, hidden.shape[-1])
+    padded[real] = hidden
+    return padded
+
+
 @dataclass
 class BeamOutput:
     """What ``Seq2SeqGenerator._collect`` reads of a beam search: ``num_beams`` rows per input."""
