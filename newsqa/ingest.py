@@ -21,6 +21,7 @@ import unicodedata
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from newsqa import dates
@@ -378,7 +379,13 @@ def language_notice(text: str) -> str | None:
     Mostly another script (Arabic, Cyrillic, Chinese...): named. Latin script with few of the
     commonest English words: another language. Too little text to tell: ``None``.
     """
-    sample = text[:LANGUAGE_SAMPLE_CHARS]
+    return _sample_notice(text[:LANGUAGE_SAMPLE_CHARS])
+
+
+@lru_cache(maxsize=1024)
+def _sample_notice(sample: str) -> str | None:
+    """``language_notice`` of an article's opening, once per opening (each question asked of
+    an article would otherwise read it again)."""
     scripts: dict[str, int] = {}
     for char in sample:
         if char.isalpha():
