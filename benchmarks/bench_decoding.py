@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_inference import QUESTIONS, SEED  # noqa: E402
 from common import SHARED_DATA, print_table, write_result  # noqa: E402
 
-from newsqa import NewsQA, batch  # noqa: E402
+from newsqa import NewsQA, batch, fast_decoding  # noqa: E402
 from newsqa.fast_decoding import FastDecoding  # noqa: E402
 from newsqa.generate import BASE_MODEL, BUNDLED_MODEL  # noqa: E402
 from newsqa.models_install import BASE, installed_path  # noqa: E402
@@ -70,8 +70,9 @@ def step_timers(qa: NewsQA, seconds: dict[str, float]) -> ExitStack:
     generator = qa.generator
     steps = [
         (qa, "retrieve_many", "retrieval"),
-        (generator.model.get_encoder(), "forward", "encoder"),
+        (generator, "_encode", "encoder"),
         (generator.model, "generate", "decoding"),
+        (fast_decoding, "beam_search", "decoding (with the no-answer score)"),
         (generator, "_target_logprobs", "no-answer score"),
         (generator, "_fast_decoding", "decoder set-up"),
     ]
