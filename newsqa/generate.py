@@ -354,7 +354,7 @@ class Seq2SeqGenerator:
                 logprobs = None
                 if num_beams:
                     spans, constraint = self._grounding(batch, encoded, requests, fixed, grounded)
-                    if fast and grounded and not no_repeat_ngram_size:
+                    if fast and grounded and not no_repeat_ngram_size and self._own_search:
                         from newsqa.fast_decoding import beam_search
 
                         output, logprobs = beam_search(
@@ -438,10 +438,17 @@ class Seq2SeqGenerator:
         constraint = _SpanConstraint(contexts, fixed, self._eos, *self._span_tables, prompt_length)
         return spans, LogitsProcessorList([constraint])
 
+    @property
+    def _own_search(self) -> bool:
+        """Whether our own encoder pass and beam search serve the fast path: not in int8, where
+        dynamically quantized layers scale by the whole batch's range, so reading the tokens
+        packed or the no-answer rows with the first step moves answers at the bar."""
+        return self.precision != "int8"
+
     def _encode(self, inputs):
         """The encoder's last hidden states for a padded batch (without the padding's work on
         the fast path, where the encoder allows it)."""
-        if self.fast and self.is_bundled:
+        if self.fast and self.is_bundled and self._own_search:
             from newsqa.fast_decoding import encode
 
             hidden = encode(self.model.get_encoder(), inputs["input_ids"], inputs["attention_mask"])
