@@ -6,15 +6,18 @@ one step, or one beam, to the next: it projects the encoder states to the decode
 every step (newsqa-base: 768 -> 384, over every beam's copy), computes the cross-attention keys
 and values once per beam rather than once per input, and copies that cross-attention cache into
 beam order at every step although the beams of one input share it. Here the projection and the
-cross-attention keys and values are computed once per input and copied to the beams once, and
-only the self-attention cache follows the beams. The search itself is still ``transformers``'
-(the decoder's own ``generate``), so scores and tie-breaks are the reference's.
+cross-attention keys and values are computed once per input. Grounded answers go through
+``beam_search``, our own loop with ``generate``'s selection rules and a lean decoder step
+(``_Step``); summaries and free answers through the decoder's own ``generate`` with a cache
+whose cross-attention part is shared by an input's beams. ``encode`` runs a BERT encoder
+without the padding's work.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 
 import torch
 from transformers import DynamicCache, EncoderDecoderCache
@@ -63,6 +66,7 @@ class PackedLinear(torch.nn.Module):
         )
 
 
+@cache
 def output_kernel() -> str:
     """``PackedLinear``'s kernel for this CPU: ``"transposed"`` on Intel, else ``"onednn"``."""
     try:
@@ -337,7 +341,7 @@ def beam_search(
         running_scores = pushed.gather(1, chosen)
         # finished candidates among the best ``beams`` join the finished ones if better
         just_finished = hits & top[None, :]
-        entered = top_scores / 1.0 + (~just_finished) * -1.0e9
+        entered = top_scores + (~just_finished) * -1.0e9
         padded = torch.nn.functional.pad(candidates, (0, max_new_tokens - length), value=eos)
         merged = torch.cat([finished, padded], 1)
         merged_scores = torch.cat([finished_scores, entered], 1)
@@ -348,13 +352,15 @@ def beam_search(
         is_finished = merged_finished.gather(1, best)
         # an input is done when no running beam can beat its worst finished one
         worst = torch.where(is_finished, finished_scores.min(1, keepdim=True)[0], -1.0e9)
-        searching = (running_scores[:, :1] / 1.0 > worst).any(-1)
+        searching = (running_scores[:, :1] > worst).any(-1)
         if bool(hits.all()) or not bool(searching.any()):
             done_sequences[live], done_scores[live] = finished, finished_scores
             break
-        rows = origin.gather(1, chosen) + torch.arange(len(live), device=device)[:, None] * beams
+        inputs = torch.arange(len(live), device=device)[:, None]
         if length == 1:  # the first step had one row per input
-            rows = torch.arange(len(live), device=device)[:, None].expand_as(rows)
+            rows = inputs.expand(-1, beams)
+        else:
+            rows = origin.gather(1, chosen) + inputs * beams
         if not bool(searching.all()):
             over, kept = ~searching, searching.nonzero().squeeze(1)
             done_sequences[live[over]] = finished[over]

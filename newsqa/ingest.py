@@ -382,7 +382,7 @@ def language_notice(text: str) -> str | None:
     return _sample_notice(text[:LANGUAGE_SAMPLE_CHARS])
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=128)
 def _sample_notice(sample: str) -> str | None:
     """``language_notice`` of an article's opening, once per opening (each question asked of
     an article would otherwise read it again)."""
