@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import ROOT, SHARED_DATA, add_precision_option, print_table, write_result  # noqa: E402
 
-from newsqa import NewsQA  # noqa: E402
+from newsqa import NewsQA, verifier  # noqa: E402
 from newsqa.calibration import (  # noqa: E402
     MIX,
     STRICT_MIX,
@@ -49,6 +49,7 @@ GROUPS = {
     ],
     "answer type vs question word": [f for f in FEATURES if "_expected_" in f],
     "beam and passage agreement": ["beam_agreement", "passage_agreement"],
+    "answer verifier": ["verifier"],
 }
 CACHE = ROOT / "models" / "runs"
 
@@ -68,6 +69,11 @@ def main() -> None:
         help="where calibration.json goes (default: where NewsQA reads it)",
     )
     parser.add_argument(
+        "--verifier",
+        type=Path,
+        help="an answer verifier folder: its logit becomes a feature (models/newsqa-mini/verifier)",
+    )
+    parser.add_argument(
         "--without", nargs="+", default=[], choices=FEATURES, help="fit without these features"
     )
     args = parser.parse_args()
@@ -83,9 +89,13 @@ def main() -> None:
     if cache.exists() and not args.reuse:
         cache.unlink()
     qa = NewsQA(device="cpu", model=args.model, grounded=True, precision=args.precision)
-    calibration = Calibration(questions, collect(qa, questions, cache))
+    judge = verifier.load(args.verifier) if args.verifier else None
+    if args.verifier and judge is None:
+        parser.error(f"{args.verifier} holds no verifier")
+    calibration = Calibration(questions, collect(qa, questions, cache, verifier=judge))
 
-    every = [i for i, f in enumerate(FEATURES) if f not in args.without]
+    without = args.without + ([] if judge else ["verifier"])
+    every = [i for i, f in enumerate(FEATURES) if f not in without]
     fitted = calibration.fitted(cpu_precision(args.precision), every)
     ablations = [
         ["all features", fitted.auc_answerable, fitted.mix_f1],

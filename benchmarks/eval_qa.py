@@ -25,7 +25,7 @@ from common import add_precision_option, print_table, write_result  # noqa: E402
 from qa_sets import SETS, collect, sample, score_f1  # noqa: E402
 
 from newsqa import NewsQA, confidence  # noqa: E402
-from newsqa.answer import Candidate, decide  # noqa: E402
+from newsqa.answer import Candidate, decide, verify  # noqa: E402
 from newsqa.calibration import reliability  # noqa: E402
 from newsqa.metrics import best_over_golds, exact_match, f1_score  # noqa: E402
 
@@ -112,16 +112,21 @@ def quintiles(pairs: list[tuple[float, float]]) -> list[dict]:
 def candidates(qa: NewsQA, rows: list[dict], cache: Path, reuse: bool) -> dict:
     """Each question's candidates, collected through the library and kept in ``cache`` (a local
     pickle under models/runs); with ``reuse``, read back from there, so that a refitted
-    calibrator is replayed on the same candidates without generating again."""
+    calibrator is replayed on the same candidates without generating again. Where the
+    calibrator weighs the answer verifier, each candidate is verified after."""
     if reuse and cache.exists():
         with gzip.open(cache, "rb") as handle:
             stored = pickle.load(handle)
-        return {key: [refreshed(c) for c in listed] for key, listed in stored.items()}
-    found = collect(qa, rows)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(cache, "wb") as handle:
-        pickle.dump(found, handle)
-    return found
+        found = {key: [refreshed(c) for c in listed] for key, listed in stored.items()}
+    else:
+        found = collect(qa, rows)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with gzip.open(cache, "wb") as handle:
+            pickle.dump(found, handle)
+    if qa.verifier is None:
+        return found
+    keys = list(found)
+    return dict(zip(keys, verify([found[key] for key in keys], qa.verifier)))
 
 
 def refreshed(candidate: Candidate) -> Candidate:

@@ -80,9 +80,13 @@ def answer_questions(
     calibrator: Calibrator,
     min_confidence: float,
     num_beams: int = 4,
+    verifier=None,
 ) -> list[Answer]:
-    """Answer each question from its passages, all passages generated in one batched call."""
+    """Answer each question from its passages, all passages generated in one batched call
+    (and, with a ``verifier``, every candidate verified in one more)."""
     found = find_candidates(generator, questions, passages, grounded, num_beams)
+    if verifier is not None:
+        found = verify(found, verifier)
     return [decide(candidates, calibrator, min_confidence) for candidates in found]
 
 
@@ -165,6 +169,22 @@ def _candidates(
         )
         found.append(replace(candidate, features=confidence.features(evidence), evidence=evidence))
     return found
+
+
+def verify(found: list[list[Candidate]], verifier) -> list[list[Candidate]]:
+    """The candidates with the verifier's logit in their evidence and features."""
+    judged = [c for listed in found for c in listed if c.evidence is not None]
+    logits = iter(
+        verifier.logits([(c.question, c.evidence.answer, c.evidence.sentence) for c in judged])
+    )
+
+    def verified(candidate: Candidate) -> Candidate:
+        if candidate.evidence is None:
+            return candidate
+        evidence = replace(candidate.evidence, verifier=next(logits))
+        return replace(candidate, evidence=evidence, features=confidence.features(evidence))
+
+    return [[verified(c) for c in listed] for listed in found]
 
 
 def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:

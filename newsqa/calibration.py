@@ -461,9 +461,11 @@ def collect(
     checkpoint: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
     every: int = 20,
+    verifier=None,
 ) -> list[dict]:
     """Every candidate of every question, as rows of features, evidence and F1; with a
-    ``checkpoint`` file, what an earlier (interrupted) run collected is kept and extended."""
+    ``checkpoint`` file, what an earlier (interrupted) run collected is kept and extended; with
+    a ``verifier`` (``newsqa.verifier``), its logit of each candidate among the features."""
     done: dict[str, list[dict]] = {}
     if checkpoint is not None and checkpoint.exists():
         with gzip.open(checkpoint, "rt", encoding="utf-8") as handle:
@@ -489,6 +491,11 @@ def collect(
         if progress is not None:
             progress(len(done), len(questions))
     rows = [c for row in questions for c in done.get(row["id"], [])]
+    if verifier is not None:
+        evidence = [row["evidence"] for row in rows]
+        triples = [(e["question"], e["answer"], e["sentence"]) for e in evidence]
+        for item, logit in zip(evidence, verifier.logits(triples)):
+            item["verifier"] = logit
     for row in rows:  # features as the library computes them today
         row["features"] = features(Evidence(**row["evidence"]))
     return rows

@@ -29,6 +29,7 @@ from newsqa.cli_options import (
     StrictOption,
     TopKOption,
     UntilOption,
+    VerifyOption,
     check_bar,
     check_dates,
     parse_date_option,
@@ -239,6 +240,7 @@ def ask(
     top_k: TopKOption = 4,
     min_confidence: MinConfidenceOption = None,
     strict: StrictOption = False,
+    verify: VerifyOption = False,
     since: SinceOption = None,
     until: UntilOption = None,
     story: Annotated[
@@ -263,6 +265,8 @@ def ask(
     Example: newsqa ask "who won?" --since 2021-07-01 --until 2021-07-31
 
     Example: newsqa ask "how many people died?" --story 2
+
+    Example: newsqa ask "how many soldiers crossed the border?" --verify
     """
     from newsqa.answer import check_question
 
@@ -271,7 +275,9 @@ def ask(
     since, until = check_dates(since, until)
     if story is not None and article is not None:
         raise InputError("--story asks a whole story: drop --article")
-    client = _server(device, model, precision)
+    if verify:
+        os.environ["NEWSQA_VERIFY"] = "1"
+    client = None if verify else _server(device, model, precision)
     if client is not None:
         fields, one_article = _server_source(client, article)
         found = client.ask(

@@ -54,6 +54,16 @@ StrictOption = Annotated[
     ),
 ]
 
+VerifyOption = Annotated[
+    bool,
+    typer.Option(
+        "--verify",
+        help="A second model checks each candidate answer against its sentence (newsqa-mini, "
+        "fp32 or bf16): confidence that tells right from wrong better, ~30 ms more a question. "
+        "$NEWSQA_VERIFY=1 turns it on everywhere.",
+    ),
+]
+
 
 def check_bar(strict: bool, min_confidence: float | None) -> None:
     """--strict and --min-confidence both set the bar: refuse the two together."""

