@@ -24,7 +24,6 @@ and head to ``models/newsqa-mini/verifier`` and prints the held-out AUC per kind
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import json
 import random
@@ -37,11 +36,11 @@ from pathlib import Path
 import torch
 
 from models import data
-from newsqa.calibration import held_out, nearest_tweets, squad_validation_titles
+from newsqa.calibration import _load, held_out, nearest_tweets, squad_validation_titles
 from newsqa.confidence import _EXPECTS_NUMBER, _EXPECTS_TIME, content_words
 from newsqa.faithful import nlp
 from newsqa.generate import native_cpu_bf16
-from newsqa.verifier import MAX_TOKENS, verifier_pair
+from newsqa.verifier import encode
 
 ROOT = Path(__file__).resolve().parent
 CHECKPOINTS = ROOT / "checkpoints" / "verifier"
@@ -118,17 +117,22 @@ def _best_other(sentences, question: str, golds: list[str], skip: str) -> str | 
     return max(scored)[1] if scored else None
 
 
+def _trainable(articles: list[dict], avoid: set[str]):
+    """(article, whether it scores the verifier) for each SQuAD-format article the calibrator
+    does not hold out (``avoid``: SQuAD's validation titles; ``held_out``)."""
+    for article in articles:
+        title = article["title"]
+        if title not in avoid and not held_out(title):
+            yield article, _is_validation(title)
+
+
 def squad_items(path: Path, rng: random.Random, rate: float, avoid: set[str]):
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        articles = json.load(handle)["data"]
+    articles = _load(path)["data"]
     pool = data._names_and_numbers(articles)
     train: list[Item] = []
     validation: list[Item] = []
-    for article in articles:
-        title = article["title"]
-        if title in avoid or held_out(title):
-            continue
-        out = validation if _is_validation(title) else train
+    for article, scores in _trainable(articles, avoid):
+        out = validation if scores else train
         for paragraph in article["paragraphs"]:
             sentences = data._split(paragraph["context"])
             for qa in paragraph["qas"]:
@@ -163,15 +167,10 @@ def squad_items(path: Path, rng: random.Random, rate: float, avoid: set[str]):
 
 
 def unanswerable_items(path: Path, rng: random.Random, rate: float, avoid: set[str]):
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        articles = json.load(handle)["data"]
     train: list[Item] = []
     validation: list[Item] = []
-    for article in articles:
-        title = article["title"]
-        if title in avoid or held_out(title):
-            continue
-        out = validation if _is_validation(title) else train
+    for article, scores in _trainable(_load(path)["data"], avoid):
+        out = validation if scores else train
         for paragraph in article["paragraphs"]:
             sentences = data._split(paragraph["context"])
             for qa in paragraph["qas"]:
@@ -188,8 +187,7 @@ def unanswerable_items(path: Path, rng: random.Random, rate: float, avoid: set[s
 
 
 def tweet_items(path: Path, rng: random.Random):
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        paragraphs = json.load(handle)["data"][0]["paragraphs"]
+    paragraphs = _load(path)["data"][0]["paragraphs"]
     kept = [p for p in paragraphs if not held_out(p["context"])]
     nearest = nearest_tweets([p["context"] for p in kept])
     train: list[Item] = []
@@ -250,15 +248,7 @@ class Model(torch.nn.Module):
 
 
 def _batch(tokenizer, items: list[Item]):
-    pairs = [verifier_pair(i.question, i.answer, i.sentence) for i in items]
-    return tokenizer(
-        [q for q, _ in pairs],
-        [a for _, a in pairs],
-        truncation="only_second",
-        max_length=MAX_TOKENS,
-        padding=True,
-        return_tensors="pt",
-    )
+    return encode(tokenizer, [(i.question, i.answer, i.sentence) for i in items])
 
 
 def predict(model: Model, tokenizer, items: list[Item], size: int = 64) -> list[float]:
@@ -292,8 +282,7 @@ def export(model: Model, folder: Path) -> None:
     save_file(
         {k: v.contiguous() for k, v in model.head.state_dict().items()}, folder / "head.safetensors"
     )
-    for extra in ("README.md",):
-        (folder / extra).unlink(missing_ok=True)
+    (folder / "README.md").unlink(missing_ok=True)  # peft's blank model card
 
 
 def main() -> None:

@@ -26,6 +26,20 @@ def verifier_pair(question: str, answer: str, sentence: str) -> tuple[str, str]:
     return question.strip(), f"{answer.strip()} [SEP] {sentence.strip()}"
 
 
+def encode(tokenizer, triples: list[tuple[str, str, str]]):
+    """(question, answer, sentence) triples as one padded batch of the cross-encoder's inputs
+    (the sentence cut to fit ``MAX_TOKENS``), for training and inference alike."""
+    pairs = [verifier_pair(*triple) for triple in triples]
+    return tokenizer(
+        [q for q, _ in pairs],
+        [a for _, a in pairs],
+        truncation="only_second",
+        max_length=MAX_TOKENS,
+        padding=True,
+        return_tensors="pt",
+    )
+
+
 def merge_lora(state: dict, adapter: dict, scale: float) -> dict:
     """Base weights with each LoRA pair folded in: W + scale * B @ A."""
     merged = dict(state)
@@ -63,22 +77,15 @@ class Verifier:
         head = load_file(folder / "head.safetensors")
         self.head = torch.nn.Linear(head["weight"].shape[1], 1)
         self.head.load_state_dict(head)
-        self.torch = torch
 
     def logits(self, triples: list[tuple[str, str, str]], batch: int = 64) -> list[float]:
         """One logit per (question, answer, sentence): above 0, the sentence answers it."""
+        import torch
+
         found: list[float] = []
         for start in range(0, len(triples), batch):
-            pairs = [verifier_pair(*triple) for triple in triples[start : start + batch]]
-            inputs = self.tokenizer(
-                [q for q, _ in pairs],
-                [a for _, a in pairs],
-                truncation="only_second",
-                max_length=MAX_TOKENS,
-                padding=True,
-                return_tensors="pt",
-            )
-            with self.torch.inference_mode():
+            inputs = encode(self.tokenizer, triples[start : start + batch])
+            with torch.inference_mode():
                 states = self.model(**inputs).last_hidden_state[:, 0]
                 found += self.head(states)[:, 0].tolist()
         return found

@@ -36,10 +36,7 @@ def test_adapters_merged_by_hand_score_as_peft_does(judge):
     ]
     base = AutoModel.from_pretrained(bundled_embedder_path(), add_pooling_layer=False)
     reference = PeftModel.from_pretrained(base, FOLDER).eval()
-    pairs = [verifier.verifier_pair(*triple) for triple in triples]
-    inputs = judge.tokenizer(
-        [q for q, _ in pairs], [a for _, a in pairs], padding=True, return_tensors="pt"
-    )
+    inputs = verifier.encode(judge.tokenizer, triples)
     with torch.inference_mode():
         expected = judge.head(reference(**inputs).last_hidden_state[:, 0])[:, 0].tolist()
     assert judge.logits(triples) == pytest.approx(expected, abs=1e-4)
