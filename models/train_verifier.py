@@ -1,6 +1,8 @@
 """Train the answer verifier (``newsqa/verifier.py``): LoRA on all-MiniLM-L6-v2, resumable.
 
     python -m models.train_verifier --minutes 40
+    python -m models.train_verifier --init models/newsqa-mini/verifier --shuffle 1 --lr 2.5e-4 \
+        --checkpoints models/checkpoints/verifier-pass2 --out models/runs/verifier-pass2
 
 Each example is (question, answer, the sentence that holds it) -> does the sentence answer the
 question with that answer. Made from the training data only, never from what the calibrator is
@@ -285,6 +287,15 @@ def export(model: Model, folder: Path) -> None:
     (folder / "README.md").unlink(missing_ok=True)  # peft's blank model card
 
 
+def start_from(model: Model, folder: Path) -> None:
+    """Load an exported verifier's adapters and head into ``model`` (for another pass)."""
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    set_peft_model_state_dict(model.encoder, load_file(folder / "adapter_model.safetensors"))
+    model.head.load_state_dict(load_file(folder / "head.safetensors"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=40)
@@ -292,6 +303,10 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--items", type=int, default=None, help="train on the first N items")
     parser.add_argument("--validation", type=int, default=3000, help="items scored at the end")
+    parser.add_argument("--init", type=Path, help="start from this exported verifier (a new pass)")
+    parser.add_argument("--shuffle", type=int, default=None, help="reorder the training items")
+    parser.add_argument("--checkpoints", type=Path, default=CHECKPOINTS)
+    parser.add_argument("--out", type=Path, default=EXPORT, help="where the verifier is written")
     args = parser.parse_args()
 
     from transformers import AutoTokenizer
@@ -301,6 +316,8 @@ def main() -> None:
     torch.manual_seed(0)
     train, validation = build()
     train = train[: args.items]
+    if args.shuffle is not None:
+        random.Random(args.shuffle).shuffle(train)
     validation = random.Random(1).sample(validation, min(args.validation, len(validation)))
     kinds: dict[str, int] = {}
     for item in train:
@@ -308,13 +325,15 @@ def main() -> None:
     print(f"{len(train)} training items: {kinds}", flush=True)
     tokenizer = AutoTokenizer.from_pretrained(bundled_embedder_path())
     model = Model()
+    if args.init:
+        start_from(model, args.init)
     trained = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trained, lr=args.lr, weight_decay=0.01)
     steps = len(train) // args.batch
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / 100) * max(0.0, 1 - s / steps)
     )
-    state_file = CHECKPOINTS / "state.pt"
+    state_file = args.checkpoints / "state.pt"
     step = 0
     if state_file.exists():
         state = torch.load(state_file, weights_only=False)
@@ -345,7 +364,7 @@ def main() -> None:
             print(f"step {step}/{steps} loss {running:.3f} ({rate:.2f} steps/s)", flush=True)
         if time.monotonic() - last_save > 300 or step == steps:
             trainable = {k: v for k, v in model.state_dict().items() if "lora" in k or "head" in k}
-            CHECKPOINTS.mkdir(parents=True, exist_ok=True)
+            args.checkpoints.mkdir(parents=True, exist_ok=True)
             partial = state_file.with_suffix(".partial")
             torch.save(
                 {
@@ -360,11 +379,12 @@ def main() -> None:
             last_save = time.monotonic()
     scores = auc_by_kind(validation, predict(model, tokenizer, validation))
     print(f"held-out AUC at step {step}: {json.dumps(scores)}", flush=True)
-    export(model, EXPORT)
-    (CHECKPOINTS / "result.json").write_text(
-        json.dumps({"step": step, "steps": steps, "training": kinds, "auc": scores}, indent=1)
-    )
-    print(f"wrote {EXPORT}", flush=True)
+    export(model, args.out)
+    result = {"step": step, "steps": steps, "training": kinds, "auc": scores}
+    if args.init:
+        result |= {"init": str(args.init), "shuffle": args.shuffle, "lr": args.lr}
+    (args.checkpoints / "result.json").write_text(json.dumps(result, indent=1))
+    print(f"wrote {args.out}", flush=True)
 
 
 if __name__ == "__main__":
