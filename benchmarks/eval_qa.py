@@ -8,6 +8,7 @@ all-F1, refusals by kind, the frontier (HasAns F1 where NoAns accuracy reaches 5
 the reliability of ``Answer.confidence`` (right: F1 >= 0.5; ECE).
 
     python benchmarks/eval_qa.py --sets squad-gold tweetqa news --limit 1000
+    NEWSQA_DECODING=reference python benchmarks/eval_qa.py --name eval_qa_reference  # generate
 """
 
 from __future__ import annotations
@@ -204,6 +205,7 @@ def main() -> None:
     for name in args.sets:
         rows = sample(SETS[name](), args.limit)
         settings = f"{args.model or 'newsqa-mini'}_{qa.generator.precision}_{args.free}"
+        settings += "" if qa.generator.fast else "_reference"  # $NEWSQA_DECODING=reference
         cache = CACHE / f"eval_qa_{name}_{settings}_{args.limit}.pkl.gz".replace("/", "-")
         result = evaluate(qa, rows, cache, args.reuse)
         results[name] = result
