@@ -140,6 +140,76 @@ def stated_number(answer: str) -> float | None:
     return float(total + current) if seen else None
 
 
+_MEASURE_ASKED = (  # (kind, question pattern), the first that matches names the kind
+    ("share", r"\bwhat (?:percentage|proportion|share|percent|fraction)\b"),
+    (
+        "money",
+        r"\bhow much\b.*\b(?:cost|costs|costing|pay|paid|pays|worth|earn|earns|earned|owe|owes|"
+        r"owed|spend|spent|charge|charged|sell|sold|buy|bought|raise|raised|fined?|bail|price|"
+        r"salary|wages?|fees?|budget|money|funding|invest|invested|compensation|damages)\b|"
+        r"\bwhat (?:price|salary|fee|fine|sum)\b",
+    ),
+    ("age", r"\bhow old\b|\bwhat age\b"),
+    ("duration", r"\bhow long\b"),
+    ("size", r"\bhow (?:far|high|tall|deep|wide|fast|heavy)\b"),
+    ("date", r"\b(?:what|which) (?:date|day)\b"),
+    ("year", r"\b(?:what|which) year\b"),
+    ("count", r"\bhow many\b|\bwhat number\b|\bhow (?:big|large)\b"),
+)
+_MEASURE_ASKED_RE = tuple((kind, re.compile(pattern, re.I)) for kind, pattern in _MEASURE_ASKED)
+_MONTHS_DAYS = (
+    r"jan(?:uary)?|feb(?:ruary)?|march|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|"
+    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|monday|tuesday|wednesday|thursday|friday|"
+    r"saturday|sunday|today|yesterday|tomorrow|christmas|easter"
+)
+_LENGTHS = r"feet|foot|ft|metres?|meters?|km|kilomet(?:re|er)s?|miles?|inch(?:es)?|cm|mm|yards?"
+_MEASURE_STATED = {
+    "share": r"%|\bper ?cent\b|\bhalf\b|\bthirds?\b|\bquarters?\b|\bin (?:every )?\d|"
+    r"\bmajority\b|\bmost\b",
+    "money": r"[$£€¥]|\b(?:dollars?|pounds?|euros?|yen|yuan|cents?|pence|rupees?|francs?|lira|"
+    r"marks?|usd|gbp|eur|bucks|free|million|billion|bn)\b|\d\s*p\b",
+    "age": r"\b(?:years?|yrs|months?|weeks?|days?)\b|-old\b|\bteens?\b|\d0s\b",
+    "duration": r"\b(?:years?|yrs?|months?|weeks?|days?|hours?|hrs?|minutes?|mins?|seconds?|"
+    rf"secs?|decades?|centur(?:y|ies)|nights?|since|until|half|{_LENGTHS})\b|\d:\d\d|\b1\d{{3}}\b|"
+    r"\b20\d\d\b",
+    "size": rf"\b(?:{_LENGTHS}|m|mph|km/h|kph|knots?|kg|kilos?|kilograms?|grams?|g|pounds?|lbs?|"
+    r"tons?|tonnes?|acres?|hectares?|square|sq|storeys?|stories|floors?)\b|\d\s*(?:m|km|ft|kg|"
+    r"mph|cm|mm)\b|\d'|°|%",
+    "date": rf"\b(?:{_MONTHS_DAYS})\b|\b1\d{{3}}\b|\b20\d\d\b|\d{{1,2}}/\d{{1,2}}|"
+    r"\d(?:st|nd|rd|th)\b",
+    "year": r"\b1\d{3}\b|\b20\d\d\b|\b(?:last|this|next) year\b|'\d\d\b|\d0s\b",
+    "count": r"\b(?:no|none|once|twice|thrice|dozens?|few|several|couple|half|single|"
+    r"infinitely|hundreds|thousands|millions)\b|\d+s\b",
+}
+_MEASURE_STATED_RE = {kind: re.compile(pattern, re.I) for kind, pattern in _MEASURE_STATED.items()}
+_ORDINAL_ONLY = re.compile(
+    r"(?:the )?(?:\w+-)?(?:first|second|third|\w+th|\d+(?:st|nd|rd|th))", re.I
+)
+
+
+def measure_asked(question: str) -> str | None:
+    """The kind of measure ``question`` asks for (money, age, duration, size, date, year,
+    count, share), or None when it asks for none of them."""
+    for kind, pattern in _MEASURE_ASKED_RE:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def states_measure(kind: str, answer: str) -> bool:
+    """Whether ``answer`` states a measure of ``kind``: a currency for money, a time unit for
+    a duration, a unit of length or weight for a size, a cardinal (not an ordinal) for a
+    count, a number under 130 or an age phrase for an age."""
+    number = stated_number(answer)
+    if _MEASURE_STATED_RE[kind].search(answer):
+        return not (kind == "count" and _ORDINAL_ONLY.fullmatch(answer.strip()))
+    if kind == "age":
+        return number is not None and number <= 130
+    if kind == "count":
+        return number is not None and not _ORDINAL_ONLY.fullmatch(answer.strip())
+    return False
+
+
 @dataclass(frozen=True)
 class Evidence:
     """What the features are computed from: one candidate answer, in its context."""
@@ -179,6 +249,8 @@ FEATURES = (
     "time_expected_missing",
     "name_expected_found",
     "name_expected_missing",
+    "measure_expected_found",
+    "measure_expected_missing",
     "beam_agreement",
     "passage_agreement",
     "verifier",
@@ -198,6 +270,8 @@ def features(evidence: Evidence) -> dict[str, float]:
     wants_number = bool(_EXPECTS_NUMBER.search(evidence.question))
     wants_time = bool(_EXPECTS_TIME.search(evidence.question))
     wants_name = bool(_EXPECTS_NAME.search(evidence.question))
+    measure = measure_asked(evidence.question)
+    measured = measure is not None and states_measure(measure, evidence.answer)
     margin = evidence.span_logprob - evidence.no_answer_logprob
     return {
         "margin": max(min(margin, 30.0), -30.0),
@@ -218,6 +292,8 @@ def features(evidence: Evidence) -> dict[str, float]:
         "time_expected_missing": float(wants_time and not timely),
         "name_expected_found": float(wants_name and named),
         "name_expected_missing": float(wants_name and not named),
+        "measure_expected_found": float(measured),
+        "measure_expected_missing": float(measure is not None and not measured),
         "beam_agreement": evidence.beam_agreement,
         "passage_agreement": evidence.passage_agreement,
         "verifier": evidence.verifier,

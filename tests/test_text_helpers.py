@@ -235,6 +235,59 @@ def test_amounts_are_told_vague_or_stated():
     assert stated_number("the border post") is None
 
 
+def test_the_measure_a_question_asks_for_is_told_stated_or_missing():
+    from newsqa.confidence import measure_asked, states_measure
+
+    asked = {
+        "how much did the mansion sell for?": "money",
+        "how old is the singer?": "age",
+        "how long had they been neighbours?": "duration",
+        "how high did the kite fly?": "size",
+        "on what date did he die?": "date",
+        "in what year was it built?": "year",
+        "how many soldiers crossed?": "count",
+        "what percentage of pupils eat lunch?": "share",
+    }
+    for question, kind in asked.items():
+        assert measure_asked(question) == kind, question
+    assert measure_asked("who leads the taliban?") is None
+    assert measure_asked("how much was eaten?") is None  # an amount, not a price
+    stated = [
+        ("money", "$1.13bn"),
+        ("money", "£2.30"),
+        ("money", "6 million"),
+        ("age", "42"),
+        ("age", "two-month-old"),
+        ("duration", "26 yrs"),
+        ("duration", "since 2003"),
+        ("size", "38–41 °C"),
+        ("size", "1,451 ft"),
+        ("date", "April 7"),
+        ("year", "1956"),
+        ("count", "46 members"),
+        ("count", "twice"),
+        ("count", "dozens"),
+        ("share", "46%"),
+    ]
+    for kind, answer in stated:
+        assert states_measure(kind, answer), (kind, answer)
+    missing = [
+        ("money", "46%"),
+        ("money", "one year"),
+        ("age", "25,000"),
+        ("duration", "online"),
+        ("size", "Half"),
+        ("date", "88"),
+        ("year", "August"),
+        ("count", "eighth"),
+        ("count", "20th"),
+        ("count", "a number"),
+        ("share", "slightly more than"),
+    ]
+    for kind, answer in missing:
+        assert not states_measure(kind, answer), (kind, answer)
+
+
 def test_features_read_the_question_against_the_answer_and_its_evidence(seed_text):
     from newsqa.confidence import FEATURES, Evidence, features
 
@@ -263,6 +316,9 @@ def test_features_read_the_question_against_the_answer_and_its_evidence(seed_tex
     assert set(count) == set(FEATURES)
     assert count["margin"] == 4.0 and count["rank"] == 1.0
     assert count["number_expected_found"] == 1.0 and count["number_expected_missing"] == 0.0
+    assert count["measure_expected_found"] == 1.0 and count["measure_expected_missing"] == 0.0
+    rank = judged("how many soldiers crossed the border?", "fifth")
+    assert rank["measure_expected_missing"] == 1.0
     assert count["question_in_sentence"] == 2 / 3  # "crossed", "border"; not "soldiers"
     who = judged("who crossed the border near Chitral?", "five officers")
     assert who["name_expected_missing"] == 1.0 and who["name_expected_found"] == 0.0
