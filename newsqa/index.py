@@ -7,8 +7,13 @@ where exact search grows slower than a question's generation (benchmarks/bench_r
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -99,6 +104,11 @@ class HybridIndex:
         self._texts: dict[int, str] = {}
         self._bm25 = None
         self._bm25_ids: list[int] = []
+        self.saved_keywords: Path | None = None
+        """A keyword index saved for exactly these chunks (``save_keywords``), read on first use."""
+        self.keywords_built = False
+        """Whether this index built its keyword index itself (so it is worth saving)."""
+        self._bm25_ids: list[int] = []
 
     @classmethod
     def from_faiss(cls, vectors, texts: dict[int, str]) -> HybridIndex:
@@ -124,7 +134,7 @@ class HybridIndex:
             np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
         )
         self._texts.update(zip(ids, texts))
-        self._bm25 = None
+        self._forget_keywords()
         if not self.approximate and len(self) >= APPROXIMATE_FROM:
             self.vectors = approximate_index(*all_vectors(self.vectors))
 
@@ -132,14 +142,20 @@ class HybridIndex:
         self.vectors.remove_ids(np.asarray(ids, dtype=np.int64))
         for chunk_id in ids:
             self._texts.pop(chunk_id, None)
-        self._bm25 = None
+        self._forget_keywords()
         if self.approximate and len(self) < APPROXIMATE_FROM // 2:
             ids_left, vectors = all_vectors(self.vectors)
             self.vectors = exact_index(self.dimension)
             if len(ids_left):
                 self.vectors.add_with_ids(vectors, ids_left)
 
+    def _forget_keywords(self) -> None:
+        self._bm25, self._bm25_ids = None, []
+        self.saved_keywords, self.keywords_built = None, False
+
     def _lexical(self):
+        if self._bm25 is None and self._texts and self.saved_keywords is not None:
+            self._load_keywords(self.saved_keywords)
         if self._bm25 is None and self._texts:
             import bm25s
 
@@ -149,7 +165,35 @@ class HybridIndex:
             )
             self._bm25 = bm25s.BM25()
             self._bm25.index(corpus, show_progress=False)
+            self.keywords_built = True
         return self._bm25
+
+    def save_keywords(self, folder: Path) -> None:
+        """Write the keyword index (built if need be) to ``folder``, whole or not at all."""
+        if self._lexical() is None:
+            return
+        partial = Path(tempfile.mkdtemp(prefix=f"{folder.name}.partial-", dir=folder.parent))
+        self._bm25.save(partial, show_progress=False)
+        np.save(partial / "chunk_ids.npy", np.asarray(self._bm25_ids, dtype=np.int64))
+        (partial / "chunks.json").write_text(json.dumps({"chunks": len(self._bm25_ids)}))
+        try:
+            os.replace(partial, folder)
+        except OSError:  # another process saved it first
+            shutil.rmtree(partial, ignore_errors=True)
+
+    def _load_keywords(self, folder: Path) -> None:
+        """Use the keyword index saved in ``folder`` if it holds exactly this index's chunks."""
+        import bm25s
+
+        try:
+            ids = np.load(folder / "chunk_ids.npy").tolist()
+            if len(ids) != len(self._texts) or set(ids) != self._texts.keys():
+                raise ValueError("saved for other chunks")
+            retriever = bm25s.BM25.load(folder, mmap=True, show_progress=False)
+        except (OSError, ValueError, KeyError, json.JSONDecodeError):
+            shutil.rmtree(folder, ignore_errors=True)  # built afresh, and saved again
+            return
+        self._bm25, self._bm25_ids = retriever, ids
 
     def search(
         self, query_vector: np.ndarray, query_text: str, k: int, allowed: set[int] | None = None

@@ -74,6 +74,34 @@ def test_removed_article_never_comes_back(tmp_path, paragraphs):
     assert reopened.library.check().ok
 
 
+def test_the_keyword_index_is_saved_once_and_read_by_the_next_process(tmp_path, paragraphs):
+    qa = newsqa.NewsQA(path=str(tmp_path), device="cpu")
+    for text in paragraphs[:8]:
+        qa.add(text)
+    question = paragraphs[5].split(". ")[0]
+    built = [(p.article_id, p.chunk.start) for p in qa.retrieve(question, None, 5)]
+    generation = qa.library._index_generation
+    assert [f.name for f in tmp_path.glob("keywords-*")] == [f"keywords-{generation}"]
+
+    reopened = newsqa.NewsQA(path=str(tmp_path), device="cpu")
+    index = reopened.library.index()
+    assert index.saved_keywords == tmp_path / f"keywords-{generation}"
+    read = [(p.article_id, p.chunk.start) for p in reopened.retrieve(question, None, 5)]
+    assert read == built and not index.keywords_built  # read from disk, not built again
+
+    reopened.add(paragraphs[8])  # a new generation: the saved keywords no longer fit
+    assert not list(tmp_path.glob("keywords-*"))
+    newest = paragraphs[8].split(". ")[0]
+    assert reopened.retrieve(newest, None, 1)[0].chunk.text in paragraphs[8]
+    assert len(list(tmp_path.glob("keywords-*"))) == 1
+
+    for file in next(tmp_path.glob("keywords-*")).glob("*.npy"):
+        file.write_bytes(b"damaged")
+    again = newsqa.NewsQA(path=str(tmp_path), device="cpu")
+    assert again.retrieve(newest, None, 1)[0].chunk.text in paragraphs[8]  # built afresh
+    assert (next(tmp_path.glob("keywords-*")) / "chunk_ids.npy").read_bytes() != b"damaged"
+
+
 CHILD = """
 import sys, json
 import newsqa
