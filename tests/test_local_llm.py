@@ -244,7 +244,10 @@ def test_shipped_calibration_files_are_valid():
     from newsqa.resources import package_folder
 
     shipped = sorted(package_folder("newsqa.data").glob("calibration-*.json"))
-    assert [p.name for p in shipped] == ["calibration-smollm2.json"]
+    assert [p.name for p in shipped] == [
+        "calibration-qwen2.5-coder-0.5b.json",
+        "calibration-smollm2.json",
+    ]
     for path in shipped:
         loaded = Calibrator.load(path, "fp32")
         assert loaded.calibrated and 0 < loaded.min_confidence < 1, path
