@@ -20,6 +20,7 @@ import argparse
 import gzip
 import json
 import os
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -70,13 +71,47 @@ def copies(
     return made
 
 
-def run_cli(library: Path, *arguments: str) -> tuple[float, str]:
-    """Wall seconds and stdout of ``newsqa --library LIBRARY ...`` in a fresh process."""
+def build(path: Path, articles: int, batch: int, qa: NewsQA) -> tuple[list[float], float]:
+    """A library of ``articles`` synthetic copies at ``path``, ``batch`` articles a commit;
+    the seconds of each commit, and of the whole build after the originals were prepared."""
+    prepared, events = originals(qa)
+    started = time.perf_counter()
+    rng = np.random.default_rng(0)
+    library = Library(path)
+    commits, made, copy = [], 0, 0
+    pending: list[NewArticle] = []
+    while made < articles:
+        made_now = copies(prepared, events, copy, rng)[: articles - made]
+        pending += made_now
+        made += len(made_now)
+        copy += 1
+        if len(pending) >= batch or made == articles:
+            tick = time.perf_counter()
+            library.add(pending)
+            commits.append(time.perf_counter() - tick)
+            pending = []
+            print(f"{made} articles, last commit {commits[-1]:.1f} s", flush=True)
+    library.close()
+    return commits, time.perf_counter() - started
+
+
+def counts(library: Path) -> tuple[int, int]:
+    """(articles, chunks) stored in ``library``."""
+    with sqlite3.connect(library / "library.sqlite3") as db:
+        articles = db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        chunks = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+    return articles, chunks
+
+
+def run_cli(library: Path, *arguments: str, code: Path = ROOT) -> tuple[float, str]:
+    """Wall seconds and stdout of ``newsqa --library LIBRARY ...`` in a fresh process, run from
+    the checkout ``code``."""
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "newsqa", "--library", str(library), *arguments],
         capture_output=True,
         text=True,
+        cwd=code,
         env=os.environ | {"NEWSQA_NO_SERVER": "1"},
     )
     seconds = time.perf_counter() - started
@@ -106,28 +141,10 @@ def main() -> None:
     args = parser.parse_args()
 
     qa = NewsQA(device="cpu")
-    prepared, events = originals(qa)
-    chunks_each = statistics.mean(len(p.chunks) for p in prepared)
-    rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory(dir=args.folder) as folder:
         path = Path(folder) / "library"
-        library = Library(path)
-        commits, made, copy = [], 0, 0
-        started = time.perf_counter()
-        pending: list[NewArticle] = []
-        while made < args.articles:
-            made_now = copies(prepared, events, copy, rng)[: args.articles - made]
-            pending += made_now
-            made += len(made_now)
-            copy += 1
-            if len(pending) >= args.batch or made == args.articles:
-                tick = time.perf_counter()
-                library.add(pending)
-                commits.append(time.perf_counter() - tick)
-                pending = []
-                print(f"{made} articles, last commit {commits[-1]:.1f} s", flush=True)
-        build = time.perf_counter() - started
-        library.close()
+        commits, build_s = build(path, args.articles, args.batch, qa)
+        _, chunks = counts(path)
         size_mb = sum(f.stat().st_size for f in path.iterdir()) / 2**20
 
         before = placements(path)
@@ -148,9 +165,9 @@ def main() -> None:
             warm.append(time.perf_counter() - tick)
     result = {
         "articles": args.articles,
-        "chunks": round(args.articles * chunks_each),
+        "chunks": chunks,
         "articles_per_commit": args.batch,
-        "seconds_to_build": round(build, 1),
+        "seconds_to_build": round(build_s, 1),
         "first_commit_s": round(commits[0], 2),
         "last_commit_s": round(commits[-1], 2),
         "library_mb": round(size_mb),

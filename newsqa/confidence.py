@@ -200,13 +200,13 @@ def states_measure(kind: str, answer: str) -> bool:
     """Whether ``answer`` states a measure of ``kind``: a currency for money, a time unit for
     a duration, a unit of length or weight for a size, a cardinal (not an ordinal) for a
     count, a number under 130 or an age phrase for an age."""
-    number = stated_number(answer)
+    if kind == "count" and _ORDINAL_ONLY.fullmatch(answer.strip()):
+        return False
     if _MEASURE_STATED_RE[kind].search(answer):
-        return not (kind == "count" and _ORDINAL_ONLY.fullmatch(answer.strip()))
-    if kind == "age":
-        return number is not None and number <= 130
-    if kind == "count":
-        return number is not None and not _ORDINAL_ONLY.fullmatch(answer.strip())
+        return True
+    if kind in ("age", "count"):
+        number = stated_number(answer)
+        return number is not None and (kind == "count" or number <= 130)
     return False
 
 

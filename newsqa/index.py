@@ -7,7 +7,6 @@ where exact search grows slower than a question's generation (benchmarks/bench_r
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -108,7 +107,6 @@ class HybridIndex:
         """A keyword index saved for exactly these chunks (``save_keywords``), read on first use."""
         self.keywords_built = False
         """Whether this index built its keyword index itself (so it is worth saving)."""
-        self._bm25_ids: list[int] = []
 
     @classmethod
     def from_faiss(cls, vectors, texts: dict[int, str]) -> HybridIndex:
@@ -175,7 +173,6 @@ class HybridIndex:
         partial = Path(tempfile.mkdtemp(prefix=f"{folder.name}.partial-", dir=folder.parent))
         self._bm25.save(partial, show_progress=False)
         np.save(partial / "chunk_ids.npy", np.asarray(self._bm25_ids, dtype=np.int64))
-        (partial / "chunks.json").write_text(json.dumps({"chunks": len(self._bm25_ids)}))
         try:
             os.replace(partial, folder)
         except OSError:  # another process saved it first
@@ -190,7 +187,7 @@ class HybridIndex:
             if len(ids) != len(self._texts) or set(ids) != self._texts.keys():
                 raise ValueError("saved for other chunks")
             retriever = bm25s.BM25.load(folder, mmap=True, show_progress=False)
-        except (OSError, ValueError, KeyError, json.JSONDecodeError):
+        except (OSError, ValueError, KeyError):  # JSONDecodeError is a ValueError
             shutil.rmtree(folder, ignore_errors=True)  # built afresh, and saved again
             return
         self._bm25, self._bm25_ids = retriever, ids
