@@ -24,6 +24,7 @@ from newsqa.resources import package_folder
 BUNDLED_MODEL = "newsqa-mini"
 BASE_MODEL = "newsqa-base"  # the installed all-mpnet-base-v2 + models/newsqa-base (base_model.py)
 _LOADED: dict[tuple[str, str, str, bool], tuple] = {}
+_SPAN_TABLES: dict[tuple[str, str, str, bool], tuple] = {}
 _LOADING = threading.Lock()
 
 
@@ -171,14 +172,17 @@ class Seq2SeqGenerator:
         return None
 
     @property
+    def _key(self) -> tuple[str, str, str, bool]:
+        return (self.name, self.device, self.precision, self.fast)
+
+    @property
     def _loaded(self):
         """(tokenizer, model), loaded once per process for each model, device and precision:
         every NewsQA (and each one-shot ``newsqa.ask``) shares them."""
-        key = (self.name, self.device, self.precision, self.fast)
         with _LOADING:
-            if key not in _LOADED:
-                _LOADED[key] = self._load()
-        return _LOADED[key]
+            if self._key not in _LOADED:
+                _LOADED[self._key] = self._load()
+        return _LOADED[self._key]
 
     def _load(self):
         import torch
@@ -503,17 +507,23 @@ class Seq2SeqGenerator:
         eos = config.eos_token_id
         return eos[0] if isinstance(eos, list) else int(eos)
 
-    @cached_property
+    @property
     def _span_tables(self):
-        """For grounded decoding, once per model: the special ids, and a mask over the output
-        vocabulary (plus one spare id) of the pieces that continue a word, where an answer can
-        neither start nor end (``causal_lm.word_continuations``)."""
+        """For grounded decoding, once per loaded model (a batch job makes a NewsQA per
+        article): the special ids, and a mask over the output vocabulary (plus one spare id) of
+        the pieces that continue a word, where an answer can neither start nor end
+        (``causal_lm.word_continuations``)."""
         import torch
 
-        size = self.model.get_output_embeddings().out_features  # also once quantized
-        continues = causal_lm.word_continuations(self.tokenizer, size)
-        special = torch.tensor(sorted(self._special_ids), dtype=torch.long)
-        return special.to(self.device), continues.to(self.device)
+        tables = _SPAN_TABLES.get(self._key)
+        if tables is None:
+            size = self.model.get_output_embeddings().out_features  # also once quantized
+            continues = causal_lm.word_continuations(self.tokenizer, size)
+            special = torch.tensor(sorted(self._special_ids), dtype=torch.long)
+            tables = _SPAN_TABLES.setdefault(
+                self._key, (special.to(self.device), continues.to(self.device))
+            )
+        return tables
 
     @cached_property
     def _special_ids(self) -> set[int]:

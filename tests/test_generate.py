@@ -94,6 +94,13 @@ def test_grounded_search_returns_the_model_s_own_best_answer_when_it_is_a_quote(
     assert checked >= 10
 
 
+def test_span_tables_are_built_once_per_loaded_model(generator, squad_requests):
+    """A batch job makes a NewsQA (so a generator) per article: the vocabulary scan is shared."""
+    generator.generate([Request(text, start) for text, start, _ in squad_requests[:1]])
+    again = Seq2SeqGenerator(device="cpu", batch_size=8, precision="fp32")
+    assert again._span_tables is generator._span_tables
+
+
 def test_no_answer_is_scored_as_a_log_probability(generator, squad_requests):
     requests = [Request(text, start) for text, start, _ in squad_requests[:4]]
     scores = generator.score(requests, NO_ANSWER)
