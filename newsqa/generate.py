@@ -213,6 +213,11 @@ class Seq2SeqGenerator:
                 raise ModelError(
                     f"cannot load {self.name!r}: {str(error).splitlines()[0]}"
                 ) from error
+            if Path(location).is_file():
+                raise ModelError(
+                    f"cannot load model {self.name!r}: a file that is not a .gguf model — give "
+                    "a model's folder, a .gguf file or a Hugging Face model name"
+                ) from error
             raise ModelError(
                 f"cannot load model {self.name!r}: {str(error).splitlines()[0]} — "
                 "give a local folder, or go online once so the hub can cache it "

