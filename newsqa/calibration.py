@@ -27,6 +27,7 @@ import math
 import os
 import random
 import re
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -460,7 +461,7 @@ def collect(
     questions: list[dict],
     checkpoint: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
-    every: int = 20,
+    every_seconds: float = 60.0,
     verifier=None,
 ) -> list[dict]:
     """Every candidate of every question, as rows of features, evidence and F1; with a
@@ -475,6 +476,7 @@ def collect(
         if row["id"] not in done:
             by_article.setdefault(row["article"], []).append(row)
     pending = list(by_article.values())
+    written = time.monotonic()
     for number, group in enumerate(pending, 1):
         found = collect_candidates(qa, group)
         for row in group:
@@ -486,8 +488,13 @@ def collect(
                 }
                 for c in found[row["id"]]
             ]
-        if checkpoint is not None and (number % every == 0 or number == len(pending)):
+        # by time, not by count: the file grows with every article, so writing it every few
+        # articles would take longer than collecting them
+        if checkpoint is not None and (
+            time.monotonic() - written >= every_seconds or number == len(pending)
+        ):
             _write_atomically(checkpoint, done)
+            written = time.monotonic()
         if progress is not None:
             progress(len(done), len(questions))
     rows = [c for row in questions for c in done.get(row["id"], [])]
@@ -504,7 +511,7 @@ def collect(
 def _write_atomically(path: Path, value) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    with gzip.open(partial, "wt", encoding="utf-8") as handle:
+    with gzip.open(partial, "wt", encoding="utf-8", compresslevel=1) as handle:
         json.dump(value, handle)
     os.replace(partial, path)
 
