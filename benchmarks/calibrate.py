@@ -76,6 +76,11 @@ def main() -> None:
     parser.add_argument(
         "--without", nargs="+", default=[], choices=FEATURES, help="fit without these features"
     )
+    parser.add_argument(
+        "--news",
+        action="store_true",
+        help="add questions made from news articles (newsqa.news_questions; not in the recipe)",
+    )
     args = parser.parse_args()
 
     generator = Seq2SeqGenerator(args.model, device="cpu", precision=args.precision)
@@ -83,7 +88,7 @@ def main() -> None:
         args.model_dir = (
             generator.folder if generator.is_bundled else folder_for(generator.location)
         )
-    questions = calibration_questions(SHARED_DATA, args.limit)
+    questions = calibration_questions(SHARED_DATA, args.limit, news=args.news)
     tag = f"{args.model}_".replace("/", "-") if args.model else ""
     cache = CACHE / f"calibration_{tag}{cpu_precision(args.precision)}_{args.limit}_v4.json.gz"
     if cache.exists() and not args.reuse:

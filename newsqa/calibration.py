@@ -35,6 +35,7 @@ from pathlib import Path
 from newsqa.confidence import FEATURES, Evidence, content_words, features
 from newsqa.errors import InputError
 from newsqa.metrics import best_over_golds, f1_score
+from newsqa.news_questions import NewsQuestion, news_questions
 
 MIX = {"answerable": 0.6, "off-topic": 0.2, "unanswerable": 0.1, "other-passage": 0.1}
 """A news reader's questions: mostly answerable, some off-topic, some on-topic but not covered:
@@ -42,6 +43,8 @@ half of those written to look answerable (SQuAD 2.0), half a question of one pas
 another passage of the same article or to the tweet nearest its own (same people and events)."""
 STRICT_MIX = {"answerable": 0.5, "unanswerable": 0.5}
 RIGHT_F1 = 0.5
+NEWS_FILE = "summ-train.jsonl.gz"
+"""News articles (BBC News Summary, Inshorts) that ``news=True`` makes questions from."""
 DATA_FILES = {
     "squad1-train.json.gz": "SQuAD 1.1 train (gzipped JSON)",
     "squad2-train-unanswerable.json.gz": "SQuAD 2.0 train's unanswerable questions (gzipped)",
@@ -123,9 +126,13 @@ def data_dir_for(given: Path | str | None) -> Path:
     return folder
 
 
-def calibration_questions(data_dir: Path, limit: int, seed: int = 0) -> list[dict]:
+def calibration_questions(
+    data_dir: Path, limit: int, seed: int = 0, news: bool = False
+) -> list[dict]:
     """The held-out questions, each with its article text, golds, kind and group (its article,
-    so that cross-validation keeps an article's questions together)."""
+    so that cross-validation keeps an article's questions together). With ``news``, also
+    questions made from news articles (``news_article_questions``; tried, not in the shipped
+    recipe: see the model card)."""
     rng = random.Random(seed)
     validation_titles = squad_validation_titles(data_dir)
     rows: list[dict] = []
@@ -217,7 +224,41 @@ def calibration_questions(data_dir: Path, limit: int, seed: int = 0) -> list[dic
     asked = [q for _, q, _, _, _ in answerable] + [q for _, q, _ in tweet_questions]
     for number in range(limit // 2):
         add("off-topic", f"off:{number}", rng.choice(asked), [], rng.choice(strangers))
+
+    if news:
+        made = news_article_questions(data_dir / NEWS_FILE, limit // 2)
+        chosen = random.Random(seed + 2).sample(made, min(limit // 2, len(made)))
+        for title, article, question in chosen:
+            add("answerable", f"news:{title}", question.question, [question.answer], article)
+        negatives = [(t, q) for t, _, q in made if q.without is not None]
+        for title, question in random.Random(seed + 3).sample(
+            negatives, min(limit // 2, len(negatives))
+        ):
+            add("other-passage", f"news:{title}", question.question, [], question.without)
     return rows
+
+
+def news_article_questions(path: Path, wanted: int) -> list[tuple[str, str, NewsQuestion]]:
+    """(article id, article, question) made from the news articles of the summary data (BBC
+    News Summary, Inshorts; ``news_questions``: a name or counted subject asked about, and the
+    article without that sentence as an on-topic negative), in the file's order, until there
+    are ``wanted`` questions and ``wanted`` negatives. Our models trained on these articles'
+    summaries, never on questions about them."""
+    from newsqa.faithful import nlp
+
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        rows = [
+            r for r in map(json.loads, handle) if r["source"] in ("bbc-news-summary", "inshorts")
+        ]
+    made: list[tuple[str, str, NewsQuestion]] = []
+    negatives = 0
+    for row in rows:
+        questions = news_questions(row["article"], nlp(row["article"]))
+        made += [(row["id"], row["article"], q) for q in questions]
+        negatives += sum(q.without is not None for q in questions)
+        if len(made) >= wanted and negatives >= wanted:
+            break
+    return made
 
 
 def collect_candidates(qa, rows: list[dict]) -> dict[str, list]:
