@@ -76,8 +76,8 @@ def main() -> None:
         write_archive(warm, cnndm[-2:])
         write_archive(archive, cnndm[: args.articles])
         for number in range(args.rounds):
-            for name, checkout in codes.items():
-                out = Path(folder, f"{len(rates[name])}-{list(codes).index(name)}.jsonl")
+            for index, (name, checkout) in enumerate(codes.items()):
+                out = Path(folder, f"{number}-{index}.jsonl")
                 rates[name].append(rate(checkout, warm, archive, out))
                 print(f"round {number + 1}: {name} {rates[name][-1]:.3f} articles/s", flush=True)
     medians = {name: statistics.median(found) for name, found in rates.items()}

@@ -253,7 +253,7 @@ def news_article_questions(path: Path, wanted: int) -> list[tuple[str, str, News
     made: list[tuple[str, str, NewsQuestion]] = []
     negatives = 0
     for row in rows:
-        questions = news_questions(row["article"], nlp(row["article"]))
+        questions = news_questions(nlp(row["article"]))
         made += [(row["id"], row["article"], q) for q in questions]
         negatives += sum(q.without is not None for q in questions)
         if len(made) >= wanted and negatives >= wanted:

@@ -179,10 +179,11 @@ class Seq2SeqGenerator:
     def _loaded(self):
         """(tokenizer, model), loaded once per process for each model, device and precision:
         every NewsQA (and each one-shot ``newsqa.ask``) shares them."""
+        key = self._key
         with _LOADING:
-            if self._key not in _LOADED:
-                _LOADED[self._key] = self._load()
-        return _LOADED[self._key]
+            if key not in _LOADED:
+                _LOADED[key] = self._load()
+        return _LOADED[key]
 
     def _load(self):
         import torch

@@ -65,10 +65,10 @@ def subject_questions(doc) -> list[tuple[str, str, object]]:
     return found
 
 
-def news_questions(article: str, doc) -> list[NewsQuestion]:
+def news_questions(doc) -> list[NewsQuestion]:
     """The questions of one article (``doc``: its spaCy parse), each with the article without
     its sentence where that makes a fair negative (else ``without`` is None)."""
-    made = []
+    article, made = doc.text, []
     sentences = [s.text for s in doc.sents]
     for question, answer, sentence in subject_questions(doc):
         asked = content_words(question) - {"many"}

@@ -18,7 +18,7 @@ ARTICLE = (
 
 
 def made() -> dict[str, object]:
-    return {q.question: q for q in news_questions(ARTICLE, nlp(ARTICLE))}
+    return {q.question: q for q in news_questions(nlp(ARTICLE))}
 
 
 def test_a_counted_or_named_subject_becomes_the_question_s_answer():
@@ -47,7 +47,7 @@ def test_the_negative_is_the_article_without_the_sentence_unless_the_fact_is_res
 
 def test_sentences_that_do_not_open_with_their_subject_make_no_question():
     text = "On Monday, the committee approved the new budget for the city's schools."
-    assert news_questions(text, nlp(text)) == []
+    assert news_questions(nlp(text)) == []
 
 
 @pytest.mark.skipif(not SHARED_DATA.exists(), reason="needs ../shared/data")
