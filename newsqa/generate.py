@@ -11,6 +11,7 @@ import math
 import os
 import threading
 import warnings
+import weakref
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -24,7 +25,7 @@ from newsqa.resources import package_folder
 BUNDLED_MODEL = "newsqa-mini"
 BASE_MODEL = "newsqa-base"  # the installed all-mpnet-base-v2 + models/newsqa-base (base_model.py)
 _LOADED: dict[tuple[str, str, str, bool], tuple] = {}
-_SPAN_TABLES: dict[tuple[str, str, str, bool], tuple] = {}
+_SPAN_TABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # by loaded model
 _LOADING = threading.Lock()
 
 
@@ -521,13 +522,14 @@ class Seq2SeqGenerator:
         (``causal_lm.word_continuations``)."""
         import torch
 
-        tables = _SPAN_TABLES.get(self._key)
+        tokenizer, model = self._loaded
+        tables = _SPAN_TABLES.get(model)
         if tables is None:
-            size = self.model.get_output_embeddings().out_features  # also once quantized
-            continues = causal_lm.word_continuations(self.tokenizer, size)
+            size = model.get_output_embeddings().out_features  # also once quantized
+            continues = causal_lm.word_continuations(tokenizer, size)
             special = torch.tensor(sorted(self._special_ids), dtype=torch.long)
             tables = _SPAN_TABLES.setdefault(
-                self._key, (special.to(self.device), continues.to(self.device))
+                model, (special.to(self.device), continues.to(self.device))
             )
         return tables
 
