@@ -162,6 +162,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--questions", type=int, default=12, help="questions per client")
     parser.add_argument("--skip-serve", action="store_true")
+    parser.add_argument(
+        "--name", default="bench_decoding", help="results file, benchmarks/results/NAME.json"
+    )
     args = parser.parse_args()
     models = [BUNDLED_MODEL] + ([BASE_MODEL] if installed_path(BASE) else [])
     results: dict = {}
@@ -237,7 +240,7 @@ def main() -> None:
         ["measure", "fast", "reference", "ratio"],
         rows,
     )
-    print(f"\nwrote {write_result('bench_decoding', {'results': results})}")
+    print(f"\nwrote {write_result(args.name, {'results': results})}")
 
 
 if __name__ == "__main__":
