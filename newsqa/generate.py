@@ -173,14 +173,10 @@ class Seq2SeqGenerator:
         return None
 
     @property
-    def _key(self) -> tuple[str, str, str, bool]:
-        return (self.name, self.device, self.precision, self.fast)
-
-    @property
     def _loaded(self):
         """(tokenizer, model), loaded once per process for each model, device and precision:
         every NewsQA (and each one-shot ``newsqa.ask``) shares them."""
-        key = self._key
+        key = (self.name, self.device, self.precision, self.fast)
         with _LOADING:
             if key not in _LOADED:
                 _LOADED[key] = self._load()

@@ -326,7 +326,7 @@ def test_lease_rehearsal_trains_exports_and_reloads_on_minilm(tmp_path, monkeypa
     added = qa.add_text(article)
     answer = qa.ask("how many soldiers crossed the border?", article=added.id)
     assert not answer.answerable or answer.text in article  # a quote, or no answer
-    assert_span_tables_read(qa.generator)
+    assert_span_tables_fit_the_loaded_model(qa.generator)
 
 
 def test_a_second_lease_resumes_from_the_first_delta(tmp_path):
@@ -387,10 +387,11 @@ def test_newsqa_base_rehearsal_on_the_installed_encoder(tmp_path, monkeypatch):
     answer = qa.ask("how many soldiers crossed the border?", article=added.id)
     assert not answer.answerable or answer.text in article
     assert qa.generator.tokenizer.cls_token == "<s>"
-    assert_span_tables_read(qa.generator)  # MPNet's, not those of a MiniLM loaded before it
+    # MPNet's, not those of the MiniLM loaded before it under the same name
+    assert_span_tables_fit_the_loaded_model(qa.generator)
 
 
-def assert_span_tables_read(generator) -> None:
+def assert_span_tables_fit_the_loaded_model(generator) -> None:
     """Grounded decoding's word-continuation mask is the one of the model loaded now, although
     another model was loaded under the same name before it."""
     import torch
