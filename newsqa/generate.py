@@ -606,7 +606,8 @@ class _SpanConstraint:
             start = _leading_special(input_ids, self.special)
         generated = input_ids[:, start:]
         size = generated.shape[1]
-        found_rows, found_tokens = [], []
+        nothing = input_ids.new_empty(0)  # a row longer than every context: only the end
+        found_rows, found_tokens = [nothing], [nothing]
 
         def allow(where, tokens) -> None:
             row, position = where.nonzero(as_tuple=True)

@@ -117,6 +117,65 @@ def test_beams_spans_and_no_answer_scores_match_the_reference(squad_dev):
         assert [g.logprob for g in got] == pytest.approx([g.logprob for g in expected], abs=1e-4)
 
 
+def _beams_with_and_without_reading_ahead(requests, monkeypatch) -> tuple[list, list]:
+    """Beams and no-answer scores of newsqa-mini's fast path with a decoder pass per step and
+    with its read-ahead, and the number of decoder passes of each."""
+    from newsqa import fast_decoding
+
+    generator = Seq2SeqGenerator(device="cpu", precision="fp32")
+    passes = []
+    step = fast_decoding._Step.__call__
+    monkeypatch.setattr(
+        fast_decoding._Step, "__call__", lambda *args: passes.append(1) or step(*args)
+    )
+    outputs, counts = [], []
+    for rows in (0, fast_decoding.AHEAD_ROWS):  # 0: a pass per step
+        monkeypatch.setattr(fast_decoding, "AHEAD_ROWS", rows)
+        passes.clear()
+        outputs.append(
+            generator.generate_and_score(
+                requests, NO_ANSWER, num_beams=4, grounded=True, always_allowed=NO_ANSWER
+            )
+        )
+        counts.append(len(passes))
+    return outputs, counts
+
+
+def _same_beams(expected_output, got_output) -> None:
+    (expected_beams, expected_scores), (got_beams, got_scores) = expected_output, got_output
+    assert got_scores == pytest.approx(expected_scores, abs=1e-5)
+    for expected, got in zip(expected_beams, got_beams, strict=True):
+        assert [(g.text, g.span) for g in got] == [(g.text, g.span) for g in expected]
+        assert [g.logprob for g in got] == pytest.approx([g.logprob for g in expected], abs=1e-5)
+
+
+def test_reading_ahead_returns_what_a_pass_per_step_returns(squad_dev, monkeypatch):
+    """Reading each beam's forced path ahead in one decoder pass saves passes and changes
+    nothing: every beam's text, span and log-probability, and the no-answer score, are those of
+    one pass per step, for SQuAD passages of different lengths and questions."""
+    requests = [
+        Request(*qa_request(qa["question"], paragraph["context"]))
+        for paragraph in squad_dev[5]["paragraphs"][:6]
+        for qa in paragraph["qas"][:2]
+    ]
+    (each, ahead), (each_passes, ahead_passes) = _beams_with_and_without_reading_ahead(
+        requests, monkeypatch
+    )
+    _same_beams(each, ahead)
+    assert ahead_passes < 0.75 * each_passes
+
+
+def test_reading_ahead_past_a_short_passage_end(monkeypatch):
+    """Beams that ended are read ahead too (they may only end again), beyond the end of a
+    one-word passage."""
+    requests = [Request(*qa_request("who won?", "Kenya."))]
+    (each, ahead), (each_passes, ahead_passes) = _beams_with_and_without_reading_ahead(
+        requests, monkeypatch
+    )
+    _same_beams(each, ahead)
+    assert ahead_passes < each_passes
+
+
 def test_free_decoding_matches_the_reference_too(squad_dev):
     requests = [
         Request(qa_request(qa["question"], squad_dev[3]["paragraphs"][0]["context"])[0])
