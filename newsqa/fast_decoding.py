@@ -9,7 +9,7 @@ beam order at every step although the beams of one input share it. Here the proj
 cross-attention keys and values are computed once per input. Grounded answers go through
 ``beam_search``, our own loop with ``generate``'s selection rules and a lean decoder step
 (``_Step``); summaries and free answers through the decoder's own ``generate`` with a cache
-whose cross-attention part is shared by an input's beams. ``encode`` runs a BERT encoder
+whose cross-attention part is shared by an input's beams. ``encode`` runs a BERT or MPNet encoder
 without the padding's work.
 
 On a CPU a decoder step over a few beams costs about what reading the decoder's weights costs
@@ -169,37 +169,80 @@ class FastDecoding:
 
 
 def encode(encoder, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor | None:
-    """A BERT encoder's last hidden states for a padded batch, computed without the padding:
-    every linear layer reads the batch's real tokens only, packed into one matrix, and each input
-    attends to its own tokens. Padded positions come back as zeros (the decoder masks them).
-    None for an encoder that is not a BERT model with absolute positions."""
+    """A BERT or MPNet encoder's last hidden states for a padded batch (padded on the right),
+    computed without the padding: every linear layer reads the batch's real tokens only, packed
+    into one matrix, and each input attends to its own tokens (MPNet: with its relative position
+    bias for that input's length). Padded positions come back as zeros (the decoder masks them).
+    None for any other encoder (a BERT with relative positions, another architecture)."""
     config = getattr(encoder, "config", None)
-    if getattr(config, "model_type", None) != "bert" or (
-        getattr(config, "position_embedding_type", "absolute") != "absolute"
-    ):
+    kind = getattr(config, "model_type", None)
+    if kind == "bert" and getattr(config, "position_embedding_type", "absolute") == "absolute":
+        layers = _bert_layers
+    elif kind == "mpnet":
+        layers = _mpnet_layers
+    else:
         return None
-    sdpa = torch.nn.functional.scaled_dot_product_attention
     real = attention_mask.bool()
     lengths = real.sum(1).tolist()
-    positions = torch.cat([torch.arange(length, device=input_ids.device) for length in lengths])
-    embeddings = encoder.embeddings
-    hidden = embeddings.word_embeddings(input_ids[real])
-    hidden = hidden + embeddings.token_type_embeddings.weight[0]
-    hidden = embeddings.LayerNorm(hidden + embeddings.position_embeddings(positions))
-    for layer in encoder.encoder.layer:
-        attention = layer.attention.self
-        heads, size = attention.num_attention_heads, attention.attention_head_size
-        projected = [attention.query(hidden), attention.key(hidden), attention.value(hidden)]
-        attended = []
-        for parts in zip(*(p.split(lengths) for p in projected)):
-            query, key, value = (part.view(1, -1, heads, size).transpose(1, 2) for part in parts)
-            output = sdpa(query, key, value, scale=attention.scaling)
-            attended.append(output.transpose(1, 2).reshape(-1, heads * size))
-        hidden = layer.attention.output(torch.cat(attended), hidden)
-        hidden = layer.output(layer.intermediate(hidden), hidden)
+    hidden = layers(encoder, input_ids[real], lengths)
     padded = hidden.new_zeros(*input_ids.shape, hidden.shape[-1])
     padded[real] = hidden
     return padded
+
+
+def _positions(lengths: list[int], first: int, device) -> torch.Tensor:
+    return torch.cat([torch.arange(first, first + length, device=device) for length in lengths])
+
+
+def _attend(projected: list[torch.Tensor], lengths: list[int], heads: int, scale: float, bias=None):
+    """Each input's queries attend to its own keys and values (rows packed input after input);
+    ``bias``: a function of an input's length giving the scores' additive bias, or None."""
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    size = projected[0].shape[-1] // heads
+    attended = []
+    for length, *parts in zip(lengths, *(p.split(lengths) for p in projected)):
+        query, key, value = (part.view(1, -1, heads, size).transpose(1, 2) for part in parts)
+        mask = None if bias is None else bias(length)
+        output = sdpa(query, key, value, attn_mask=mask, scale=scale)
+        attended.append(output.transpose(1, 2).reshape(-1, heads * size))
+    return torch.cat(attended)
+
+
+def _bert_layers(encoder, tokens: torch.Tensor, lengths: list[int]) -> torch.Tensor:
+    embeddings = encoder.embeddings
+    hidden = embeddings.word_embeddings(tokens) + embeddings.token_type_embeddings.weight[0]
+    positions = _positions(lengths, 0, tokens.device)
+    hidden = embeddings.LayerNorm(hidden + embeddings.position_embeddings(positions))
+    for layer in encoder.encoder.layer:
+        attention = layer.attention.self
+        projected = [attention.query(hidden), attention.key(hidden), attention.value(hidden)]
+        heads = attention.num_attention_heads
+        attended = _attend(projected, lengths, heads, attention.scaling)
+        hidden = layer.attention.output(attended, hidden)
+        hidden = layer.output(layer.intermediate(hidden), hidden)
+    return hidden
+
+
+def _mpnet_layers(encoder, tokens: torch.Tensor, lengths: list[int]) -> torch.Tensor:
+    embeddings = encoder.embeddings
+    positions = _positions(lengths, embeddings.padding_idx + 1, tokens.device)
+    hidden = embeddings.word_embeddings(tokens) + embeddings.position_embeddings(positions)
+    hidden = embeddings.LayerNorm(hidden)
+    biases: dict[int, torch.Tensor] = {}
+
+    def bias(length: int) -> torch.Tensor:  # (1, heads, length, length), as MPNet computes it
+        if length not in biases:
+            biases[length] = encoder.encoder.compute_position_bias(hidden[None, :length])
+        return biases[length]
+
+    for layer in encoder.encoder.layer:
+        attention = layer.attention.attn
+        projected = [attention.q(hidden), attention.k(hidden), attention.v(hidden)]
+        heads, size = attention.num_attention_heads, attention.attention_head_size
+        attended = _attend(projected, lengths, heads, size**-0.5, bias)
+        hidden = layer.attention.LayerNorm(attention.o(attended) + hidden)
+        hidden = layer.output(layer.intermediate(hidden), hidden)
+    return hidden
 
 
 @dataclass

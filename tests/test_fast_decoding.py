@@ -211,6 +211,39 @@ def test_only_our_fp32_cpu_models_get_the_packed_output_layer():
     assert not isinstance(int8.model.get_output_embeddings(), PackedLinear)
 
 
+@pytest.mark.parametrize(
+    "model",
+    [
+        None,
+        pytest.param(
+            BASE_MODEL,
+            marks=pytest.mark.skipif(
+                installed_path(BASE) is None,
+                reason="all-mpnet-base-v2 is not installed here (newsqa models install base)",
+            ),
+        ),
+    ],
+)
+def test_the_packed_encoder_gives_the_padded_encoders_states(model, seed_text):
+    """newsqa-mini's BERT and newsqa-base's MPNet encoders, packed: each passage's states are
+    those of the padded batch (MPNet's relative position bias follows each passage's length)."""
+    import torch
+
+    from newsqa.fast_decoding import encode
+
+    generator = Seq2SeqGenerator(model=model, device="cpu", precision="fp32", fast=False)
+    encoder = generator.model.get_encoder()
+    passages = [seed_text[:700], seed_text[700:900], seed_text[900:2000], seed_text[2000:2100]]
+    inputs = generator.tokenizer(passages, return_tensors="pt", padding=True)
+    real = inputs["attention_mask"].bool()
+    assert not bool(real.all())  # the batch has padding to leave out
+    with torch.inference_mode():
+        expected = encoder(**inputs).last_hidden_state
+        got = encode(encoder, inputs["input_ids"], inputs["attention_mask"])
+    assert torch.allclose(got[real], expected[real], atol=1e-4)
+    assert not bool(got[~real].any())
+
+
 @pytest.mark.skipif(
     installed_path(BASE) is None,
     reason="all-mpnet-base-v2 is not installed here (newsqa models install base, 438 MB)",
