@@ -1,7 +1,8 @@
 """Fast decoding vs the reference (transformers' ``generate``), both measured in the same run:
 
-- warm ``ask`` on the seed article, p50/p95, each question asked of both in turn (and of the
-  fast path with a decoder pass per step, to show what reading forced paths ahead saves);
+- warm ``ask`` on the seed article, p50 of each round asked of the fast path alone; then p50/p95
+  with each question asked of both paths in turn (and of the fast path with a decoder pass per
+  step, to show what reading forced paths ahead saves);
 - where the time of one ``ask`` goes (encoder, decoding, no-answer score, retrieval, the rest);
 - ``ask_many`` of 32 questions; ``batch ask`` over public CNN/DM articles (articles/s);
 - ``newsqa serve`` at 8 concurrent clients (questions/s), one server per path;
@@ -110,6 +111,21 @@ def warm_asks(engines: dict[str, NewsQA], repeats: int) -> tuple[dict, int]:
     return {path: percentiles(times) for path, times in seconds.items()}, differ
 
 
+def alone(qa: NewsQA, rounds: int) -> list[float]:
+    """Warm ``ask`` p50 (ms) of each round of the 32 seed questions asked of one engine alone
+    (in ``warm_asks`` the paths take turns, and each evicts the other's weights from the CPU's
+    caches)."""
+    found = []
+    for _ in range(rounds):
+        seconds = []
+        for question in QUESTIONS:
+            started = time.perf_counter()
+            qa.ask(question)
+            seconds.append(time.perf_counter() - started)
+        found.append(percentiles(seconds)["p50_ms"])
+    return found
+
+
 def ask_shares(qa: NewsQA) -> dict[str, float]:
     """Mean milliseconds per ``ask`` of each step, over the 32 questions."""
     seconds: dict[str, float] = defaultdict(float)
@@ -181,6 +197,7 @@ def main() -> None:
         archive = batch_articles(args.articles, Path(folder))
         for model in models:
             engines = {path: engine(model, path) for path in PATHS}
+            alone_p50 = alone(engines["fast"], args.repeats if model == BUNDLED_MODEL else 1)
             asks, differ = warm_asks(engines, args.repeats if model == BUNDLED_MODEL else 1)
             shares = {path: ask_shares(engines[path]) for path in PATHS}
             many = {}
@@ -192,6 +209,7 @@ def main() -> None:
             rates = {path: batch_rate(model, path, archive, Path(folder)) for path in PATHS}
             results[model] = {
                 "warm_ask": asks,
+                "warm_ask_p50_ms_fast_alone": alone_p50,
                 "answers_that_differ": differ,
                 "ask_shares_ms": shares,
                 "ask_many_32_s": {p: round(many[p], 3) for p in PATHS},
@@ -206,6 +224,12 @@ def main() -> None:
                     f"{ref['p50_ms'] / fast['p50_ms']:.2f}x",
                 ],
                 [f"{model}: warm ask p95 (ms)", fast["p95_ms"], ref["p95_ms"], ""],
+                [
+                    f"{model}: warm ask p50 of each round, fast path alone (ms)",
+                    " / ".join(f"{value:.0f}" for value in alone_p50),
+                    "",
+                    "",
+                ],
                 [
                     f"{model}: warm ask p50, fast path without read-ahead (ms)",
                     asks[PASS_PER_STEP]["p50_ms"],
