@@ -194,15 +194,21 @@ def _positions(lengths: list[int], first: int, device) -> torch.Tensor:
     return torch.cat([torch.arange(first, first + length, device=device) for length in lengths])
 
 
-def _attend(projected: list[torch.Tensor], lengths: list[int], heads: int, scale: float, bias=None):
+def _attend(
+    projected: list[torch.Tensor],
+    lengths: list[int],
+    heads: int,
+    scale: float,
+    biases: dict[int, torch.Tensor] | None = None,
+) -> torch.Tensor:
     """Each input's queries attend to its own keys and values (rows packed input after input);
-    ``bias``: a function of an input's length giving the scores' additive bias, or None."""
+    ``biases``: the scores' additive bias for each input length, or None."""
     sdpa = torch.nn.functional.scaled_dot_product_attention
     size = projected[0].shape[-1] // heads
     attended = []
     for length, *parts in zip(lengths, *(p.split(lengths) for p in projected)):
         query, key, value = (part.view(1, -1, heads, size).transpose(1, 2) for part in parts)
-        mask = None if bias is None else bias(length)
+        mask = None if biases is None else biases[length]
         output = sdpa(query, key, value, attn_mask=mask, scale=scale)
         attended.append(output.transpose(1, 2).reshape(-1, heads * size))
     return torch.cat(attended)
@@ -228,18 +234,15 @@ def _mpnet_layers(encoder, tokens: torch.Tensor, lengths: list[int]) -> torch.Te
     positions = _positions(lengths, embeddings.padding_idx + 1, tokens.device)
     hidden = embeddings.word_embeddings(tokens) + embeddings.position_embeddings(positions)
     hidden = embeddings.LayerNorm(hidden)
-    biases: dict[int, torch.Tensor] = {}
-
-    def bias(length: int) -> torch.Tensor:  # (1, heads, length, length), as MPNet computes it
-        if length not in biases:
-            biases[length] = encoder.encoder.compute_position_bias(hidden[None, :length])
-        return biases[length]
-
+    biases = {  # (1, heads, length, length) for each length, as MPNet computes it
+        length: encoder.encoder.compute_position_bias(hidden[None, :length])
+        for length in set(lengths)
+    }
     for layer in encoder.encoder.layer:
         attention = layer.attention.attn
         projected = [attention.q(hidden), attention.k(hidden), attention.v(hidden)]
         heads, size = attention.num_attention_heads, attention.attention_head_size
-        attended = _attend(projected, lengths, heads, size**-0.5, bias)
+        attended = _attend(projected, lengths, heads, size**-0.5, biases)
         hidden = layer.attention.LayerNorm(attention.o(attended) + hidden)
         hidden = layer.output(layer.intermediate(hidden), hidden)
     return hidden
