@@ -194,6 +194,12 @@ def main() -> None:
     add_precision_option(parser)
     parser.add_argument("--name", default=None, help="results file name")
     parser.add_argument(
+        "--tag",
+        default="",
+        help="names the weights under test in the candidate cache (a candidate model swapped "
+        "into the bundled folder must not replay the shipped weights' candidates)",
+    )
+    parser.add_argument(
         "--reuse",
         action="store_true",
         help="replay the decisions on the candidates an earlier run with the same settings kept",
@@ -206,6 +212,7 @@ def main() -> None:
         rows = sample(SETS[name](), args.limit)
         settings = f"{args.model or 'newsqa-mini'}_{qa.generator.precision}_{args.free}"
         settings += "" if qa.generator.fast else "_reference"  # $NEWSQA_DECODING=reference
+        settings += f"_{args.tag}" if args.tag else ""
         cache = CACHE / f"eval_qa_{name}_{settings}_{args.limit}.pkl.gz".replace("/", "-")
         result = evaluate(qa, rows, cache, args.reuse)
         results[name] = result

@@ -405,6 +405,104 @@ def tweet_examples(
     return examples
 
 
+NEWS_QUESTION_CACHE = Path(__file__).resolve().parent / "runs" / "news_questions.json.gz"
+"""The questions ``news_questions`` makes of the summary data's news articles: parsing them is
+most of the work and does not depend on the seed."""
+
+
+def _news_questions(path: Path, cache: Path | None) -> list[dict]:
+    """Each question made of a news article of the summary data (BBC News Summary, Inshorts):
+    the article, question, answer, its sentence and whether dropping it leaves a fair negative."""
+    if cache and cache.exists():
+        with gzip.open(cache, "rt", encoding="utf-8") as handle:
+            return json.load(handle)
+    from newsqa.faithful import nlp
+    from newsqa.news_questions import news_questions
+
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        rows = [r for r in map(json.loads, handle) if r["source"] in NEWS_SOURCES]
+    made = [
+        {
+            "article": row["article"],
+            "question": q.question,
+            "answer": q.answer,
+            "sentence": q.sentence,
+            "negative": q.without is not None,
+        }
+        for row in rows
+        for q in news_questions(nlp(row["article"]))
+    ]
+    if cache:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        temp = cache.with_suffix(".tmp")
+        with gzip.open(temp, "wt", encoding="utf-8") as handle:
+            json.dump(made, handle)
+        temp.replace(cache)
+    return made
+
+
+NEWS_SOURCES = ("bbc-news-summary", "inshorts")
+
+
+def news_examples(
+    path: Path, rng: random.Random, copies: int = 8, cache: Path | None = NEWS_QUESTION_CACHE
+) -> tuple[list[Example], list[Example]]:
+    """News-domain questions with known answers and on-topic negatives: (train, validation).
+
+    Each question of ``news_questions`` (a name or counted subject asked about) is asked of a
+    window around its sentence (``news``), of the same window with that sentence dropped where
+    no other sentence restates it (``news-dropped``: the same people and events, not this fact),
+    and of the window of the nearest other article (by shared rare words) with the most of the
+    question's words, when it lacks the answer (``news-neighbour``); ``copies`` windows of each
+    kind (about 1,000 questions: the few are seen often). One article in five (by hash) is held
+    out: its examples, one window each, are the validation ones.
+    """
+    made = _news_questions(path, cache)
+    articles = sorted({m["article"] for m in made})
+    nearest = dict(zip(articles, nearest_tweets(articles)))
+    train: list[Example] = []
+    validation: list[Example] = []
+    for item in made:
+        article, answer = item["article"], item["answer"]
+        is_validation = held_out(article)
+        examples, repeats = (validation, 1) if is_validation else (train, copies)
+        sentences = _split(article)
+        start = article.find(item["sentence"])
+        centre = next((i for i, s in enumerate(sentences) if s.end > start), None)
+        if start < 0 or centre is None:
+            continue
+        for _ in range(repeats):
+            first, last = _window(sentences, centre, rng)
+            window = _text(article, sentences, first, last)
+            if item["sentence"] in window:
+                examples.append(Example("news", qa_input(item["question"], window), answer))
+            if item["negative"]:
+                kept = sentences[:centre] + sentences[centre + 1 :]
+                if kept:
+                    lo, hi = _window(kept, min(centre, len(kept) - 1), rng)
+                    dropped = " ".join(s.text for s in kept[lo : hi + 1])
+                    examples.append(
+                        Example("news-dropped", qa_input(item["question"], dropped), NO_ANSWER)
+                    )
+        neighbours = [
+            articles[n]
+            for n in nearest[article]
+            if held_out(articles[n]) == is_validation and answer.lower() not in articles[n].lower()
+        ]
+        words = content_words(item["question"])
+        for _ in range(repeats if neighbours else 0):
+            other = rng.choice(neighbours)
+            other_sentences = _split(other)
+            overlaps = [len(words & content_words(s.text)) for s in other_sentences]
+            best = [i for i, o in enumerate(overlaps) if o == max(overlaps)]
+            first, last = _window(other_sentences, rng.choice(best), rng)
+            window = _text(other, other_sentences, first, last)
+            examples.append(
+                Example("news-neighbour", qa_input(item["question"], window), NO_ANSWER)
+            )
+    return train, validation
+
+
 def build(
     seed: int = 0, data_dir: Path = SHARED_DATA, sentence_cache: Path | None = SENTENCE_CACHE
 ) -> tuple[list[Example], list[Example]]:
@@ -424,6 +522,9 @@ def build(
     train += human + tweet_examples(data_dir / "tweetqa-train.json.gz", rng)
     validation += human_validation
     train += summary_examples(data_dir / "summ-train.jsonl.gz", rng)
+    news, news_validation = news_examples(data_dir / "summ-train.jsonl.gz", rng)
+    train += news
+    validation += news_validation
     rng.shuffle(train)
     if sentence_cache and len(_sentences) > known:
         sentence_cache.parent.mkdir(parents=True, exist_ok=True)

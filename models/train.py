@@ -144,11 +144,12 @@ def collate(rows, device) -> dict[str, torch.Tensor]:
 def validate(model, tokenizer, examples: list[data.Example], device, autocast) -> dict[str, float]:
     """Greedy answers on held-out SQuAD examples: HasAns F1 and NoAns accuracy (0..100).
 
-    ``swap_acc``, ``reword_acc`` and ``human_acc`` are the NoAns accuracy on swapped-name
-    questions, on antonym/negation questions and on human-written ones alone (the hard kinds).
+    ``swap_acc``, ``reword_acc``, ``human_acc`` and ``news_acc`` are the NoAns accuracy on
+    swapped-name questions, on antonym/negation questions, on human-written ones and on news
+    on-topic negatives alone (the hard kinds).
     """
     model.eval()
-    has, no, swap, reword, human = [], [], [], [], []
+    has, no, swap, reword, human, news = [], [], [], [], [], []
     for start in range(0, len(examples), 64):
         part = examples[start : start + 64]
         enc = tokenizer(
@@ -169,6 +170,8 @@ def validate(model, tokenizer, examples: list[data.Example], device, autocast) -
                     reword.append(no[-1])
                 if example.source == "squad-human":
                     human.append(no[-1])
+                if example.source.startswith("news-"):
+                    news.append(no[-1])
             else:
                 has.append(best_over_golds(f1_score, text, [example.target]))
     model.train()
@@ -180,6 +183,7 @@ def validate(model, tokenizer, examples: list[data.Example], device, autocast) -
         "swap_acc": round(100 * sum(swap) / max(len(swap), 1), 2),
         "reword_acc": round(100 * sum(reword) / max(len(reword), 1), 2),
         "human_acc": round(100 * sum(human) / max(len(human), 1), 2),
+        "news_acc": round(100 * sum(news) / max(len(news), 1), 2),
         "score": round((has_f1 + no_acc) / 2, 2),
     }
 
@@ -277,6 +281,11 @@ def main() -> None:
         "--sentence-cache", default=str(data.SENTENCE_CACHE), help="sentence offsets of the data"
     )
     parser.add_argument("--fresh", action="store_true", help="ignore the shipped weights")
+    parser.add_argument(
+        "--output",
+        default=str(SHIPPED),
+        help="where a better model is exported (default: the shipped folder, models/newsqa-mini)",
+    )
     parser.add_argument(
         "--export-always",
         action="store_true",
@@ -448,9 +457,10 @@ def main() -> None:
             "best_at_examples": best["at"],
             "curve": state["history"],
         }
-        save_atomically(model, tokenizer, SHIPPED, half=True, extra={"training.json": training})
+        output = Path(args.output)
+        save_atomically(model, tokenizer, output, half=True, extra={"training.json": training})
         shutil.rmtree(CHECKPOINTS / "latest", ignore_errors=True)
-        print(f"exported to {SHIPPED} (score {scores['score']} > {shipped_score})", flush=True)
+        print(f"exported to {output} (score {scores['score']} > {shipped_score})", flush=True)
     else:
         print(f"kept the shipped model (score {shipped_score} >= {scores['score']})", flush=True)
 
