@@ -504,11 +504,15 @@ def news_examples(
 
 
 def build(
-    seed: int = 0, data_dir: Path = SHARED_DATA, sentence_cache: Path | None = SENTENCE_CACHE
+    seed: int = 0,
+    data_dir: Path = SHARED_DATA,
+    sentence_cache: Path | None = SENTENCE_CACHE,
+    news: bool = False,
 ) -> tuple[list[Example], list[Example]]:
     """Training and validation examples, shuffled deterministically by ``seed``.
 
     Each seed draws other windows and negatives from the same questions (a new epoch's data).
+    ``news`` adds ``news_examples`` (run 8's recipe, not the shipped weights').
     """
     if sentence_cache and sentence_cache.exists() and not _sentences:
         with gzip.open(sentence_cache, "rt", encoding="utf-8") as handle:
@@ -522,9 +526,10 @@ def build(
     train += human + tweet_examples(data_dir / "tweetqa-train.json.gz", rng)
     validation += human_validation
     train += summary_examples(data_dir / "summ-train.jsonl.gz", rng)
-    news, news_validation = news_examples(data_dir / "summ-train.jsonl.gz", rng)
-    train += news
-    validation += news_validation
+    if news:
+        made, held = news_examples(data_dir / "summ-train.jsonl.gz", rng)
+        train += made
+        validation += held
     rng.shuffle(train)
     if sentence_cache and len(_sentences) > known:
         sentence_cache.parent.mkdir(parents=True, exist_ok=True)

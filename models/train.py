@@ -100,12 +100,16 @@ def tokenize(tokenizer, examples: list[data.Example]) -> list[tuple[list[int], l
     return [(i, t[1:]) for i, t in zip(inputs, targets)]  # labels drop [CLS], keep [SEP]
 
 
-def epoch_rows(seed: int, data_dir: str, sentence_cache: str | None, tokenizer_dir: str):
+def epoch_rows(
+    seed: int, data_dir: str, sentence_cache: str | None, tokenizer_dir: str, news: bool = False
+):
     """One epoch's training rows (token ids) for data seed ``seed``; runs in a worker process."""
     torch.set_num_threads(1)
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     cache = Path(sentence_cache) if sentence_cache else None
-    train_examples, _ = data.build(seed=seed, data_dir=Path(data_dir), sentence_cache=cache)
+    train_examples, _ = data.build(
+        seed=seed, data_dir=Path(data_dir), sentence_cache=cache, news=news
+    )
     return tokenize(tokenizer, train_examples)
 
 
@@ -282,6 +286,11 @@ def main() -> None:
     )
     parser.add_argument("--fresh", action="store_true", help="ignore the shipped weights")
     parser.add_argument(
+        "--news",
+        action="store_true",
+        help="add questions made from the summary data's news articles (run 8; not shipped)",
+    )
+    parser.add_argument(
         "--output",
         default=str(SHIPPED),
         help="where a better model is exported (default: the shipped folder, models/newsqa-mini)",
@@ -314,7 +323,10 @@ def main() -> None:
 
     # the held-out set is the same in every run: data seed ``--seed``; epoch n trains on seed+n
     _, validation_examples = data.build(
-        seed=args.seed, data_dir=Path(args.data_dir), sentence_cache=Path(args.sentence_cache)
+        seed=args.seed,
+        data_dir=Path(args.data_dir),
+        sentence_cache=Path(args.sentence_cache),
+        news=args.news,
     )
     validation_examples = random.Random(1).sample(
         validation_examples, min(args.validation_size, len(validation_examples))
@@ -323,7 +335,8 @@ def main() -> None:
 
     def prepare(epoch: int):
         return workers.apply_async(
-            epoch_rows, (args.seed + epoch, args.data_dir, args.sentence_cache, tokenizer_dir)
+            epoch_rows,
+            (args.seed + epoch, args.data_dir, args.sentence_cache, tokenizer_dir, args.news),
         )
 
     rows = prepare(state["run"] - 1).get()
