@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, SHARED_DATA, print_table, write_result  # noqa: E402
+from common import ROOT, SHARED_DATA, checkout_env, print_table, write_result  # noqa: E402
 
 QUESTIONS = ["who is this about?", "how many people were involved?", "where did it happen?"]
 
@@ -45,8 +44,7 @@ def write_archive(path: Path, rows: list[dict]) -> None:
 
 def rate(checkout: Path, warm: Path, archive: Path, out: Path) -> float:
     """Articles per second of one timed ``batch ask`` by the code in ``checkout``."""
-    env = {**os.environ, "PYTHONPATH": str(checkout), "HF_HUB_OFFLINE": "1"}
-    env.pop("NEWSQA_DECODING", None)
+    env = checkout_env(checkout)
     done = subprocess.run(
         [sys.executable, "-c", _RUN, json.dumps(QUESTIONS), str(warm), str(archive), str(out)],
         env=env,
@@ -66,6 +64,7 @@ def main() -> None:
     )
     parser.add_argument("--articles", type=int, default=12)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--name", default="bench_batch_ask", help="results file name (one per CPU)")
     args = parser.parse_args()
     rows = [json.loads(line) for line in (SHARED_DATA / "summ-dev-public.jsonl").open()]
     cnndm = [r for r in rows if r["source"] == "cnndm"]
@@ -96,7 +95,7 @@ def main() -> None:
         ],
     )
     write_result(
-        "bench_batch_ask",
+        args.name,
         {
             "articles": args.articles,
             "questions": QUESTIONS,

@@ -34,13 +34,16 @@ from newsqa.client import SERVER_FILE, Client  # noqa: E402
 CLI_QUESTION = "how many members of the Afghanistan forces crossed the border?"
 
 
-def start_server(library: Path, env: dict, batch_ms: float) -> tuple[subprocess.Popen, Client]:
-    """`newsqa serve --port 0` on ``library``; returns once it answers."""
+def start_server(
+    library: Path, env: dict, batch_ms: float, cwd: Path | None = None
+) -> tuple[subprocess.Popen, Client]:
+    """`newsqa serve --port 0` on ``library`` (run in ``cwd``); returns once it answers."""
     (library / SERVER_FILE).unlink(missing_ok=True)
     process = subprocess.Popen(
         [sys.executable, "-m", "newsqa.cli", "--library", str(library), "serve", "--port", "0"]
         + ["--batch-ms", str(batch_ms)],
         env=env,
+        cwd=cwd,
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 600

@@ -6,6 +6,8 @@ import json
 import os
 import platform
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -66,3 +68,29 @@ def write_result(name: str, payload: dict) -> Path:
     temp.write_text(json.dumps(payload, indent=2) + "\n")
     temp.replace(target)
     return target
+
+
+def checkout_env(checkout: Path) -> dict[str, str]:
+    """The environment that runs ``checkout``'s code (a baseline) on its own model files.
+
+    ``PYTHONPATH`` puts its ``newsqa`` first, but an editable install of this checkout still
+    answers for ``newsqa.bundled_model`` when the checkout's package has no such folder, so the
+    older code would read today's weights and calibration; such a checkout is refused with the
+    one command that fixes it.
+    """
+    env = {**os.environ, "PYTHONPATH": str(checkout), "HF_HUB_OFFLINE": "1"}
+    env.pop("NEWSQA_DECODING", None)
+    found = subprocess.run(
+        [sys.executable, "-c", "from newsqa.generate import bundled_model_path as p; print(p())"],
+        env=env,
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if not Path(found).resolve().is_relative_to(checkout.resolve()):
+        raise SystemExit(
+            f"{checkout}'s code reads the model in {found}: give it its own with "
+            f"ln -s ../models/newsqa-mini {checkout}/newsqa/bundled_model"
+        )
+    return env
