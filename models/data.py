@@ -405,6 +405,8 @@ def tweet_examples(
     return examples
 
 
+NEWS_SOURCES = ("bbc-news-summary", "inshorts")
+"""The summary data's sources that are news articles (the others are headline pairs)."""
 NEWS_QUESTION_CACHE = Path(__file__).resolve().parent / "runs" / "news_questions.json.gz"
 """The questions ``news_questions`` makes of the summary data's news articles: parsing them is
 most of the work and does not depend on the seed."""
@@ -439,9 +441,6 @@ def _news_questions(path: Path, cache: Path | None) -> list[dict]:
             json.dump(made, handle)
         temp.replace(cache)
     return made
-
-
-NEWS_SOURCES = ("bbc-news-summary", "inshorts")
 
 
 def news_examples(
