@@ -42,9 +42,9 @@ def write_archive(path: Path, rows: list[dict]) -> None:
     path.write_text("".join(json.dumps({"text": r["article"]}) + "\n" for r in rows))
 
 
-def rate(checkout: Path, warm: Path, archive: Path, out: Path) -> float:
-    """Articles per second of one timed ``batch ask`` by the code in ``checkout``."""
-    env = checkout_env(checkout)
+def rate(checkout: Path, env: dict, warm: Path, archive: Path, out: Path) -> float:
+    """Articles per second of one timed ``batch ask`` by the code in ``checkout`` (run with
+    ``env``: ``common.checkout_env``)."""
     done = subprocess.run(
         [sys.executable, "-c", _RUN, json.dumps(QUESTIONS), str(warm), str(archive), str(out)],
         env=env,
@@ -69,6 +69,7 @@ def main() -> None:
     rows = [json.loads(line) for line in (SHARED_DATA / "summ-dev-public.jsonl").open()]
     cnndm = [r for r in rows if r["source"] == "cnndm"]
     codes = {str(path): path.resolve() for path in args.baseline} | {"this code": ROOT}
+    envs = {name: checkout_env(checkout) for name, checkout in codes.items()}
     rates: dict[str, list[float]] = {name: [] for name in codes}
     with tempfile.TemporaryDirectory() as folder:
         warm, archive = Path(folder, "warm.jsonl"), Path(folder, "articles.jsonl")
@@ -77,7 +78,7 @@ def main() -> None:
         for number in range(args.rounds):
             for index, (name, checkout) in enumerate(codes.items()):
                 out = Path(folder, f"{number}-{index}.jsonl")
-                rates[name].append(rate(checkout, warm, archive, out))
+                rates[name].append(rate(checkout, envs[name], warm, archive, out))
                 print(f"round {number + 1}: {name} {rates[name][-1]:.3f} articles/s", flush=True)
     medians = {name: statistics.median(found) for name, found in rates.items()}
     ratios = {name: medians["this code"] / medians[name] for name in codes if name != "this code"}

@@ -24,9 +24,11 @@ from bench_serve import load, start_server, stop_server  # noqa: E402
 from common import ROOT, checkout_env, print_table, write_result  # noqa: E402
 
 
-def throughput(checkout: Path, library: Path, clients: int, questions: list[str]) -> dict:
-    """One timed load on a fresh server of ``checkout``'s code (after a warm-up pass)."""
-    env = {k: v for k, v in checkout_env(checkout).items() if not k.startswith("NEWSQA_")}
+def throughput(
+    checkout: Path, env: dict, library: Path, clients: int, questions: list[str]
+) -> dict:
+    """One timed load on a fresh server of ``checkout``'s code, run with ``env``
+    (``common.checkout_env``), after a warm-up pass."""
     process, client = start_server(library, env, 5.0, cwd=checkout)
     try:
         article = client.request("POST", "/articles", {"text": SEED.read_text()})["id"]
@@ -49,12 +51,15 @@ def main() -> None:
     args = parser.parse_args()
     questions = (QUESTIONS * (args.questions // len(QUESTIONS) + 1))[: args.questions]
     codes = {str(path): path.resolve() for path in args.baseline} | {"this code": ROOT}
+    envs = {name: checkout_env(checkout) for name, checkout in codes.items()}
     runs: dict[str, list[dict]] = {name: [] for name in codes}
     with tempfile.TemporaryDirectory() as folder:
         for number in range(args.rounds):
             for index, (name, checkout) in enumerate(codes.items()):
                 library = Path(folder, f"library-{number}-{index}")
-                runs[name].append(throughput(checkout, library, args.clients, questions))
+                runs[name].append(
+                    throughput(checkout, envs[name], library, args.clients, questions)
+                )
                 rate = runs[name][-1]["questions_per_second"]
                 print(f"round {number + 1}: {name} {rate:.3f} questions/s", flush=True)
     medians = {

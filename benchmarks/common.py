@@ -71,15 +71,16 @@ def write_result(name: str, payload: dict) -> Path:
 
 
 def checkout_env(checkout: Path) -> dict[str, str]:
-    """The environment that runs ``checkout``'s code (a baseline) on its own model files.
+    """The environment that runs ``checkout``'s code (a baseline) on its own model files, with
+    the default settings (no ``NEWSQA_`` variables).
 
     ``PYTHONPATH`` puts its ``newsqa`` first, but an editable install of this checkout still
     answers for ``newsqa.bundled_model`` when the checkout's package has no such folder, so the
     older code would read today's weights and calibration; such a checkout is refused with the
     one command that fixes it.
     """
-    env = {**os.environ, "PYTHONPATH": str(checkout), "HF_HUB_OFFLINE": "1"}
-    env.pop("NEWSQA_DECODING", None)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}  # defaults
+    env |= {"PYTHONPATH": str(checkout), "HF_HUB_OFFLINE": "1"}
     found = subprocess.run(
         [sys.executable, "-c", "from newsqa.generate import bundled_model_path as p; print(p())"],
         env=env,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import math
 import random
 import re
 from dataclasses import dataclass
@@ -405,34 +406,27 @@ def tweet_examples(
     return examples
 
 
-NEWS_SOURCES = ("bbc-news-summary", "inshorts")
-"""The summary data's sources that are news articles (the others are headline pairs)."""
 NEWS_QUESTION_CACHE = Path(__file__).resolve().parent / "runs" / "news_questions.json.gz"
 """The questions ``news_questions`` makes of the summary data's news articles: parsing them is
 most of the work and does not depend on the seed."""
 
 
 def _news_questions(path: Path, cache: Path | None) -> list[dict]:
-    """Each question made of a news article of the summary data (BBC News Summary, Inshorts):
-    the article, question, answer, its sentence and whether dropping it leaves a fair negative."""
+    """Each question ``calibration.news_article_questions`` makes of the summary data's news
+    articles: the article, question, answer, its sentence and whether dropping it leaves a fair
+    negative."""
     if cache and cache.exists():
         with gzip.open(cache, "rt", encoding="utf-8") as handle:
             return json.load(handle)
-    from newsqa.faithful import nlp
-    from newsqa.news_questions import news_questions
-
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        rows = [r for r in map(json.loads, handle) if r["source"] in NEWS_SOURCES]
     made = [
         {
-            "article": row["article"],
+            "article": article,
             "question": q.question,
             "answer": q.answer,
             "sentence": q.sentence,
             "negative": q.without is not None,
         }
-        for row in rows
-        for q in news_questions(nlp(row["article"]))
+        for _, article, q in calibration.news_article_questions(path, wanted=math.inf)
     ]
     if cache:
         cache.parent.mkdir(parents=True, exist_ok=True)

@@ -238,12 +238,12 @@ def calibration_questions(
     return rows
 
 
-def news_article_questions(path: Path, wanted: int) -> list[tuple[str, str, NewsQuestion]]:
+def news_article_questions(path: Path, wanted: float) -> list[tuple[str, str, NewsQuestion]]:
     """(article id, article, question) made from the news articles of the summary data (BBC
     News Summary, Inshorts; ``news_questions``: a name or counted subject asked about, and the
     article without that sentence as an on-topic negative), in the file's order, until there
-    are ``wanted`` questions and ``wanted`` negatives. Our models trained on these articles'
-    summaries, never on questions about them."""
+    are ``wanted`` questions and ``wanted`` negatives (``math.inf``: every article). Our models
+    trained on these articles' summaries, never on questions about them."""
     from newsqa.faithful import nlp
 
     with gzip.open(path, "rt", encoding="utf-8") as handle:
