@@ -171,6 +171,22 @@ def test_many_questions_about_a_sent_text_match_ask_many(api, engine, seed_text,
     assert many.json()[2]["text"] == "The article does not say."
 
 
+def test_a_kept_article_is_answered_from_the_library_after_its_text_is_sent_unkept(
+    server, api, engine, seed_text, seed_id
+):
+    """Another client sending the same text unkept, beside texts of its own, never changes the
+    answers about the kept article: the scratch texts' BM25 weighs words over other articles."""
+    other = "The council approved the budget on Monday. It will fund two new schools."
+    for text in (seed_text, other):
+        sent = api.post("/ask", json={"question": "who fled?", "text": text})
+        assert sent.status_code == 200, sent.text
+    engines = server.app.state.engines
+    assert engines.holding(seed_id) is engines.library
+    questions = ["how long have refugees been in Pakistan?", "who grants refuge?"]
+    asked = api.post("/ask", json={"questions": questions, "article": seed_id}).json()
+    assert asked == [a.to_dict() for a in engine.ask_many(questions, article=seed_id)]
+
+
 def test_the_confidence_bar_travels_with_the_request(api, seed_id):
     question = {"question": "how many soldiers?", "article": seed_id}
     eager = api.post("/ask", json={**question, "min_confidence": 0.0}).json()
@@ -366,6 +382,7 @@ LOAD_QUESTIONS = [
 
 
 def test_load_8_clients_25_questions_nothing_lost_and_batched(server, api, engine, seed_id):
+    # the library's answers, though a test before has sent the seed text unkept too
     expected = {
         q: a.to_dict()
         for q, a in zip(LOAD_QUESTIONS, engine.ask_many(LOAD_QUESTIONS, article=seed_id))

@@ -31,10 +31,12 @@ class Engines:
         self._views: dict[tuple[bool, float], NewsQA] = {}
 
     def holding(self, article_id: str | None) -> NewsQA:
-        """The engine that holds ``article_id`` (the library's for None or an unknown id)."""
-        if article_id is not None and article_id in self._recent:
-            return self.scratch
-        return self.library
+        """The engine that holds ``article_id``: the library's when it holds it (or for None or
+        an unknown id), so that a text another client sends unkept never changes the answers
+        about a kept article (BM25 weighs words over all of an engine's articles)."""
+        if article_id is None or article_id in self.library.library:
+            return self.library
+        return self.scratch if article_id in self._recent else self.library
 
     def get(self, article_id: str) -> Article:
         """An article of the library or of the scratch texts (NotFoundError if neither)."""
