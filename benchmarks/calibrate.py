@@ -77,6 +77,12 @@ def main() -> None:
         "--without", nargs="+", default=[], choices=FEATURES, help="fit without these features"
     )
     parser.add_argument(
+        "--tag",
+        default="",
+        help="names the weights under test in the candidate cache and the results file (a "
+        "candidate swapped into the bundled folder must not reuse the shipped weights' files)",
+    )
+    parser.add_argument(
         "--news",
         action="store_true",
         help="add questions made from news articles (newsqa.news_questions; not in the recipe)",
@@ -90,6 +96,7 @@ def main() -> None:
         )
     questions = calibration_questions(SHARED_DATA, args.limit, news=args.news)
     tag = f"{args.model}_".replace("/", "-") if args.model else ""
+    tag += f"{args.tag}_" if args.tag else ""
     cache = CACHE / f"calibration_{tag}{cpu_precision(args.precision)}_{args.limit}_v4.json.gz"
     if cache.exists() and not args.reuse:
         cache.unlink()
