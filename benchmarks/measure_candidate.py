@@ -35,6 +35,7 @@ BENCHMARKS = ROOT / "benchmarks"
 BUNDLED = ROOT / "models" / "newsqa-mini"
 SWAPPED = ("model.safetensors", "calibration.json", "training.json")
 """The files of the bundled folder that belong to one set of weights."""
+CALIBRATING = ("calibrate", "verified", "int8")
 
 
 def steps(tag: str) -> dict[str, tuple[str, list[str]]]:
@@ -114,9 +115,8 @@ def restore(backup: Path) -> None:
 
 
 @contextmanager
-def swapped_in(candidate: Path, tag: str, calibrating: bool):
-    """The candidate's files in the bundled folder for the duration; the shipped ones after
-    (and, when ``calibrating``, the calibrators fitted meanwhile in the candidate's folder)."""
+def swapped_in(candidate: Path, tag: str):
+    """The candidate's files in the bundled folder for the duration; the shipped ones after."""
     backup = backup_folder(tag)
     if backup.exists():  # a run that was killed: its backup holds the shipped files
         print(f"putting back the shipped files that {backup} kept")
@@ -130,8 +130,6 @@ def swapped_in(candidate: Path, tag: str, calibrating: bool):
                 shutil.copy2(candidate / name, BUNDLED / name)
         yield
     finally:
-        if calibrating:
-            shutil.copy2(BUNDLED / "calibration.json", candidate / "calibration.json")
         restore(backup)
 
 
@@ -232,12 +230,11 @@ def main() -> None:
     if not (args.candidate / "model.safetensors").exists():
         parser.error(f"{args.candidate} holds no model.safetensors")
     chosen = {name: step for name, step in steps(args.tag).items() if name in args.steps}
-    calibrating = bool({"calibrate", "verified", "int8"} & set(chosen))
-    if not calibrating and not (args.candidate / "calibration.json").exists():
-        parser.error(f"{args.candidate} has no calibrators yet: run the calibrate steps first")
+    if "calibrate" not in chosen and not (args.candidate / "calibration.json").exists():
+        parser.error(f"{args.candidate} has no calibrators yet: run the calibrate step first")
     logs = ROOT / "models" / "runs" / f"measure-{args.tag}"
     logs.mkdir(parents=True, exist_ok=True)
-    with swapped_in(args.candidate.resolve(), args.tag, calibrating):
+    with swapped_in(args.candidate.resolve(), args.tag):
         for name, (result, command) in chosen.items():
             if (RESULTS / f"{result}.json").exists() and not args.again:
                 print(f"{name}: {result}.json is there, skipped")
@@ -247,6 +244,8 @@ def main() -> None:
                 done = subprocess.run([sys.executable, *command], stdout=log, stderr=log)
             if done.returncode:
                 sys.exit(f"{name} failed (exit {done.returncode}): see {logs / name}.log")
+            if name in CALIBRATING:  # kept in the candidate's folder at once: a kill loses none
+                shutil.copy2(BUNDLED / "calibration.json", args.candidate / "calibration.json")
     print_table(f"Candidate {args.tag} ({args.candidate})", ["measure", "", ""], figures(args.tag))
 
 
