@@ -21,13 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from calibrate import CACHE  # noqa: E402
 from common import SHARED_DATA, print_table, write_result  # noqa: E402
 
-from newsqa.calibration import (  # noqa: E402
-    RIGHT_F1,
-    Calibration,
-    calibration_questions,
-    collect,
-    reliability,
-)
+from newsqa.calibration import Calibration, calibration_questions, collect  # noqa: E402
 from newsqa.confidence import FEATURES  # noqa: E402
 
 TREES = {  # (learning rate, trees, smallest leaf)
@@ -61,18 +55,15 @@ def trees_out_of_fold(calibration: Calibration, columns: list[int], settings) ->
 def scores(calibration: Calibration, probabilities) -> dict:
     """AUC, the bar and mix F1 at it, the ECE of the chosen answers, refusals by kind."""
     found = calibration.summary(probabilities)
-    pairs, refused = [], {}
+    refused = {}
     for row in calibration.questions:
-        probability, top = found["best"][row["id"]]
-        if top >= 0:
-            right = float(calibration.f1s[top] >= RIGHT_F1)
-            pairs.append((probability, right, calibration.weights[row["id"]]))
+        probability, _ = found["best"][row["id"]]
         refused.setdefault(row["kind"], []).append(probability < found["bar"])
     return {
         "auc": found["auc_answerable"],
         "bar": found["bar"],
         "mix_f1": found["mix_f1"],
-        "ece": round(reliability(pairs)[1], 4),
+        "ece": round(calibration.chosen_reliability(found["best"])[1], 4),
         "refused": {k: round(100 * sum(v) / len(v), 1) for k, v in refused.items()},
     }
 

@@ -177,8 +177,7 @@ def evaluate(qa: NewsQA, rows: list[dict], cache: Path, reuse: bool) -> dict:
             f1 = score_f1(answer.text, row["golds"]) if row["golds"] else 0.0
             pairs.append((answer.confidence, float(f1 >= 0.5), 1.0))
             graded.append((answer.confidence, f1))
-            golds = row["golds"] or [""]
-            right = [score_f1(answer.text, [gold]) >= 0.5 if gold else 0.0 for gold in golds]
+            right = [score_f1(answer.text, [gold]) >= 0.5 for gold in row["golds"]] or [False]
             one_reference.append((answer.confidence, sum(right) / len(right), 1.0))
     result["f1_by_confidence_quintile"] = quintiles(graded)
     table, ece = reliability(pairs)

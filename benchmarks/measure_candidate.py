@@ -224,7 +224,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("candidate", type=Path, help="the exported weights' folder")
     parser.add_argument("--tag", required=True, help="names the results files, e.g. run10")
-    parser.add_argument("--steps", nargs="+", choices=list(steps("x")), default=list(steps("x")))
+    names = list(steps(""))
+    parser.add_argument("--steps", nargs="+", choices=names, default=names)
     parser.add_argument("--again", action="store_true", help="run steps whose results exist")
     args = parser.parse_args()
     if not (args.candidate / "model.safetensors").exists():

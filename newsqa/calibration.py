@@ -428,17 +428,22 @@ class Calibration:
             "best": best,
         }
 
+    def chosen_reliability(self, best: dict[str, tuple[float, int]]) -> tuple[list, float]:
+        """The reliability table and ECE of each question's chosen answer (``summary``'s
+        ``best``), weighted by the reader mix."""
+        pairs = []
+        for row in self.questions:
+            probability, top = best[row["id"]]
+            if top >= 0:
+                right = float(self.f1s[top] >= RIGHT_F1)
+                pairs.append((probability, right, self.weights[row["id"]]))
+        return reliability(pairs)
+
     def fitted(self, precision: str, columns: list[int] | None = None) -> Fitted:
         """Bars and reliability out of fold, then the calibrator fitted on every question."""
         columns = list(range(len(FEATURES))) if columns is None else columns
         found = self.summary(self.out_of_fold(columns))
-        pairs = []
-        for row in self.questions:
-            probability, top = found["best"][row["id"]]
-            if top >= 0:
-                right = float(self.f1s[top] >= RIGHT_F1)
-                pairs.append((probability, right, self.weights[row["id"]]))
-        table, ece = reliability(pairs)
+        table, ece = self.chosen_reliability(found["best"])
         raw, intercept = fit(self.x[:, columns], self.y, self.sample_weight)
         calibrator = {
             "weights": {FEATURES[i]: round(float(w), 6) for i, w in zip(columns, raw)},
