@@ -363,7 +363,8 @@ def test_lease_chunks_reject_a_damaged_piece(tmp_path):
         folder / "data.bin"
     ).read_bytes()
     damaged = tmp_path / pieces[1]["name"]
-    damaged.write_bytes(b"x" + damaged.read_bytes()[1:])
+    content = damaged.read_bytes()
+    damaged.write_bytes(bytes([content[0] ^ 0xFF]) + content[1:])  # always a different byte
     with pytest.raises(SystemExit, match="damaged"):
         train_base.read_pieces(tmp_path / "lease-", tmp_path / "again")
 
