@@ -229,10 +229,10 @@ class Seq2SeqGenerator:
                     model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True
                 )
         if self.fast and self.is_bundled:
-            from newsqa.fast_decoding import PackedLinear, pack_output_layer
+            from newsqa.fast_decoding import PackedLinear, pack_linear_layers
 
             if PackedLinear.applies(model, self.device, self.precision):
-                pack_output_layer(model)
+                pack_linear_layers(model)
         return tokenizer, model
 
     @property

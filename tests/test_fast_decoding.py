@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 import newsqa
 from newsqa.fast_decoding import PackedLinear
@@ -96,9 +97,15 @@ def test_fifty_public_news_questions_get_the_reference_answers():
     assert sum(a.answerable for a in fast) >= 20
 
 
-def test_beams_spans_and_no_answer_scores_match_the_reference(squad_dev):
+@pytest.mark.parametrize("kernel", ["prepacked", "transposed"])
+def test_beams_spans_and_no_answer_scores_match_the_reference(squad_dev, kernel, monkeypatch):
     """Below the answer: every beam's text, span and log-probability, and the no-answer
-    score, for a batch of SQuAD passages of different lengths."""
+    score, for a batch of SQuAD passages of different lengths, with either kernel for the
+    packed layers (whichever this CPU gets, the other runs correctly too)."""
+    from newsqa import fast_decoding, generate
+
+    monkeypatch.setattr(fast_decoding, "output_kernel", lambda: kernel)
+    monkeypatch.setattr(generate, "_LOADED", {})  # models packed with this kernel
     requests = [
         Request(*qa_request(qa["question"], paragraph["context"]))
         for paragraph in squad_dev[2]["paragraphs"][:5]
@@ -107,6 +114,14 @@ def test_beams_spans_and_no_answer_scores_match_the_reference(squad_dev):
     outputs = {}
     for fast in (False, True):
         generator = Seq2SeqGenerator(device="cpu", precision="fp32", fast=fast)
+        packed = [type(m) is PackedLinear for m in generator.model.modules()]
+        unpacked = [type(m) is torch.nn.Linear for m in generator.model.modules()]
+        if not fast:
+            assert not any(packed)
+        elif kernel == "prepacked":  # every linear layer, encoder and decoder
+            assert sum(packed) > 40 and not any(unpacked)
+        else:  # the output layer only
+            assert sum(packed) == 1
         outputs[fast] = generator.generate_and_score(
             requests, NO_ANSWER, num_beams=4, grounded=True, always_allowed=NO_ANSWER
         )
@@ -190,7 +205,7 @@ def test_free_decoding_matches_the_reference_too(squad_dev):
     assert texts[True] == texts[False]
 
 
-@pytest.mark.parametrize("kernel", ["onednn", "transposed"])
+@pytest.mark.parametrize("kernel", ["prepacked", "transposed"])
 def test_both_output_layer_kernels_compute_the_linear_layer(kernel):
     """Whichever kernel this CPU gets, the other one runs correctly too (CI's CPU may differ)."""
     import torch
