@@ -206,7 +206,7 @@ def _choose(outputs: list[Generation], context: str):
 def decide(found: list[Candidate], calibrator: Calibrator, min_confidence: float) -> Answer:
     """The candidate most likely right, if that probability reaches ``min_confidence``; else
     "not in the article", with the probability that this is right (1 - the best's)."""
-    best, probability = best_candidate(found, calibrator, min_confidence)
+    best, probability = best_candidate(found, calibrator)
     calibrated = calibrator.calibrated
     if best is None:
         return Answer(NOT_IN_ARTICLE, False, 1.0, [], calibrated=calibrated)
@@ -222,37 +222,13 @@ def decide(found: list[Candidate], calibrator: Calibrator, min_confidence: float
 
 
 def best_candidate(
-    found: list[Candidate], calibrator: Calibrator, min_confidence: float = 0.0
+    found: list[Candidate], calibrator: Calibrator
 ) -> tuple[Candidate | None, float]:
-    """The candidate the calibrator finds most likely right, and that probability.
-
-    A question that asks how many is answered with a number where the article gives one: a
-    vague amount ("Dozens") yields to the candidate nearest it in its article that states a
-    number the amount could stand for (46, not 4 or 4,000), if that one reaches
-    ``min_confidence`` too (a news lead rounds, the lines after it count)."""
+    """The candidate the calibrator finds most likely right, and that probability."""
     scored = [(calibrator.probability(c.features), c) for c in found]
     if not scored:
         return None, 0.0
     probability, best = max(scored, key=lambda pair: pair[0])
-    span = confidence.vague_range(best.text) if confidence.asks_count(best.question) else None
-    if span is not None:
-        low, high = span
-        counts = [
-            (p, c)
-            for p, c in scored
-            if p >= min_confidence
-            and not confidence.is_vague_amount(c.text)
-            and low <= (confidence.stated_number(c.text) or -1.0) < high
-        ]
-        if counts:
-            vague, where = best, best.article_span[0]
-            probability, best = min(
-                counts,
-                key=lambda pair: (
-                    pair[1].passage.article_id != vague.passage.article_id,
-                    abs(pair[1].article_span[0] - where),
-                ),
-            )
     return best, probability
 
 

@@ -48,23 +48,6 @@ _EXPECTS_NUMBER = re.compile(
 )
 _EXPECTS_TIME = re.compile(r"\bwhen\b|\bwhat (?:year|time|date|day|month)\b|\bwhich year\b", re.I)
 _EXPECTS_NAME = re.compile(r"\bwho(?:m|se)?\b|\bwhere\b", re.I)
-_ASKS_COUNT = re.compile(r"\bhow (?:many|much)\b|\bwhat (?:number|amount)\b", re.I)
-_VAGUE_AMOUNT = re.compile(
-    r"(?:(?:a|some|several|many) )?(?:few|several|many|numerous|dozens|scores|hundreds|"
-    r"thousands|millions|billions)\b",
-    re.I,
-)
-_VAGUE_SCALES = {
-    "dozen": (20, 200),
-    "score": (40, 200),
-    "hundred": (100, 2_000),
-    "thousand": (1_000, 1_000_000),
-    "million": (1_000_000, 1_000_000_000),
-    "billion": (1_000_000_000, 1_000_000_000_000),
-    "few": (2, 10),
-    "several": (3, 20),
-}
-"""The numbers a vague amount can stand for, loosely: "dozens" 20 to 199, "a few" 2 to 9."""
 _UNITS = {
     w: n
     for n, w in enumerate(
@@ -93,26 +76,6 @@ def _share(part: set[str], whole_text: str) -> float:
     if not part:
         return 1.0
     return len(part & set(_WORD.findall(whole_text.lower()))) / len(part)
-
-
-def asks_count(question: str) -> bool:
-    """Whether ``question`` asks how many or how much."""
-    return bool(_ASKS_COUNT.search(question))
-
-
-def is_vague_amount(answer: str) -> bool:
-    """An amount without a number: "Dozens", "hundreds of people", "several"."""
-    return not any(c.isdigit() for c in answer) and bool(_VAGUE_AMOUNT.match(answer.strip()))
-
-
-def vague_range(answer: str) -> tuple[float, float] | None:
-    """The numbers a vague amount stands for ("Dozens": 20 to 199), or None when ``answer`` is
-    not one or says no size ("many")."""
-    if not is_vague_amount(answer):
-        return None
-    words = _WORD.findall(answer.lower())
-    scales = [_VAGUE_SCALES[w.rstrip("s")] for w in words if w.rstrip("s") in _VAGUE_SCALES]
-    return max(scales) if scales else None
 
 
 def stated_number(answer: str) -> float | None:

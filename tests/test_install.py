@@ -56,6 +56,8 @@ IGNORED = shutil.ignore_patterns(
     "*.pyc",
 )
 
+COUNT_QUESTION = "how many members of the Afghanistan forces crossed the border?"
+
 
 def run(command: list[str], cwd: Path, env: dict | None = None, timeout: float = 600):
     done = subprocess.run(
@@ -334,7 +336,7 @@ def test_newsqa_base_in_the_wheel_asks_for_its_encoder(venv):
 
 
 def test_ask_the_bundled_default_article(venv):
-    done = run_in(venv, "newsqa", "ask", "how many soldiers?", "--json")
+    done = run_in(venv, "newsqa", "ask", COUNT_QUESTION, "--json")
     answer = json.loads(done.stdout)
     assert answer["answerable"] is True
     assert answer["text"] == "46"

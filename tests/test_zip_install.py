@@ -157,7 +157,8 @@ print(json.dumps({{
 ASK = """
 import sys
 sys.path[:0] = [{wheel!r}, {deps!r}]
-sys.argv = ["newsqa", "ask", "how many soldiers?", "--json"]
+question = "how many members of the Afghanistan forces crossed the border?"
+sys.argv = ["newsqa", "ask", question, "--json"]
 from newsqa.cli import main
 main()
 """
