@@ -83,16 +83,22 @@ def output_kernel() -> str:
             intel = "GenuineIntel" in info.read(4096)
     except OSError:
         intel = False
-    if intel or not _has_prepacked_linear():
+    if intel or not _prepacked_linear_works():
         return "transposed"
     return "prepacked"
 
 
-def _has_prepacked_linear() -> bool:
+def _prepacked_linear_works() -> bool:
+    """Whether this torch has oneDNN's prepacked linear (private operators, present since torch
+    2.0) and it computes a small linear layer as ``torch.nn.functional.linear`` does."""
     try:
-        names = ("_reorder_linear_weight", "_linear_pointwise")
-        return all(hasattr(torch.ops.mkldnn, name) for name in names)
-    except (AttributeError, RuntimeError):
+        generator = torch.Generator().manual_seed(0)
+        weight = torch.randn(24, 16, generator=generator)
+        bias, rows = torch.randn(24, generator=generator), torch.randn(3, 16, generator=generator)
+        packed = torch.ops.mkldnn._reorder_linear_weight(weight, 3)
+        got = torch.ops.mkldnn._linear_pointwise(rows, packed, bias, "none", [], "")
+        return torch.allclose(got, torch.nn.functional.linear(rows, weight, bias), atol=1e-4)
+    except (AttributeError, RuntimeError, TypeError):
         return False
 
 

@@ -219,6 +219,14 @@ def test_both_output_layer_kernels_compute_the_linear_layer(kernel):
     assert torch.allclose(got, expected, atol=1e-4, rtol=1e-5)
 
 
+def test_this_torch_has_a_working_prepacked_linear():
+    """The installed torch's oneDNN prepacked linear computes a linear layer (else every CPU falls
+    back to the transposed output layer alone, and the speed measured is lost)."""
+    from newsqa import fast_decoding
+
+    assert fast_decoding._prepacked_linear_works()
+
+
 def test_only_our_fp32_cpu_models_get_the_packed_output_layer():
     fast = Seq2SeqGenerator(device="cpu", precision="fp32")
     reference = Seq2SeqGenerator(device="cpu", precision="fp32", fast=False)
