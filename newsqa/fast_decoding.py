@@ -43,6 +43,7 @@ class PackedLinear(torch.nn.Module):
     """
 
     def __init__(self, linear: torch.nn.Linear, kernel: str | None = None, rows: int = 32):
+        """``rows``: how many rows a call usually reads (a decoder pass: up to ``AHEAD_ROWS``)."""
         super().__init__()
         self.in_features, self.out_features = linear.in_features, linear.out_features
         self.kernel = kernel or output_kernel()
@@ -114,7 +115,7 @@ def pack_linear_layers(model) -> None:
     head.decoder = PackedLinear(head.decoder)
     if output_kernel() != "prepacked":
         return
-    for part, rows in ((model.encoder, ENCODER_ROWS), (model.decoder, 32)):
+    for part, rows in ((model.encoder, ENCODER_ROWS), (model.decoder, AHEAD_ROWS)):
         _pack_children(part, rows)
     if isinstance(getattr(model, "enc_to_dec_proj", None), torch.nn.Linear):
         model.enc_to_dec_proj = PackedLinear(model.enc_to_dec_proj, "prepacked", ENCODER_ROWS)
