@@ -116,17 +116,18 @@ def pack_linear_layers(model) -> None:
     if output_kernel() != "prepacked":
         return
     for part, rows in ((model.encoder, ENCODER_ROWS), (model.decoder, AHEAD_ROWS)):
-        _pack_children(part, rows)
+        pack_children(part, rows)
     if isinstance(getattr(model, "enc_to_dec_proj", None), torch.nn.Linear):
         model.enc_to_dec_proj = PackedLinear(model.enc_to_dec_proj, "prepacked", ENCODER_ROWS)
 
 
-def _pack_children(module: torch.nn.Module, rows: int) -> None:
+def pack_children(module: torch.nn.Module, rows: int) -> None:
+    """Every ``torch.nn.Linear`` inside ``module`` prepacked for about ``rows`` rows."""
     for name, child in module.named_children():
         if type(child) is torch.nn.Linear:
             setattr(module, name, PackedLinear(child, "prepacked", rows))
         else:
-            _pack_children(child, rows)
+            pack_children(child, rows)
 
 
 class _BeamSharedCache(EncoderDecoderCache):

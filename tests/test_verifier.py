@@ -42,6 +42,22 @@ def test_adapters_merged_by_hand_score_as_peft_does(judge):
     assert judge.logits(triples) == pytest.approx(expected, abs=1e-4)
 
 
+def test_prepacked_layers_and_repeated_pairs_give_the_plain_logits(judge):
+    """Each distinct pair is read once, and the prepacked layers (where this CPU gets them)
+    give the plain model's logits within float rounding."""
+    triples = [
+        ("Who won the race?", "Anna Berg", "Anna Berg won the race on Sunday in Oslo."),
+        ("Where was the race?", "Oslo", "Anna Berg won the race on Sunday in Oslo."),
+        ("When was the race?", "Sunday", "Anna Berg won the race on Sunday in Oslo."),
+    ]
+    plain = verifier.Verifier(FOLDER, packed=False)
+    expected = plain.logits(triples)
+    repeated = [triples[0], triples[1], triples[0], triples[2], triples[1]]
+    got = judge.logits(repeated)
+    assert got == pytest.approx([expected[i] for i in (0, 1, 0, 2, 1)], abs=1e-4)
+    assert got[0] == got[2] and got[1] == got[4]
+
+
 def _answer_and_decoy_sentences(squad_dev, limit: int = 200):
     """(question, gold, its sentence, the paragraph's sentence sharing most words with the
     question that lacks the gold) for the first answerable dev questions that have both."""
