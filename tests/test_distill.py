@@ -20,9 +20,12 @@ QUESTIONS = [
 ]
 
 
+def examples() -> list[train.data.Example]:
+    return [train.data.Example("test", qa_input(q, CONTEXT), a) for q, a in QUESTIONS]
+
+
 def rows(tokenizer) -> list[tuple[list[int], list[int]]]:
-    examples = [train.data.Example("test", qa_input(q, CONTEXT), a) for q, a in QUESTIONS]
-    return train.tokenize(tokenizer, examples)
+    return train.tokenize(tokenizer, examples())
 
 
 def test_the_vocabularies_line_up():
@@ -72,8 +75,7 @@ def test_the_teacher_reads_the_gold_answers_back():
     student_tokenizer = AutoTokenizer.from_pretrained(train.SHIPPED)
     teacher_tokenizer, teacher = load_newsqa_base()
     student_rows = rows(student_tokenizer)
-    examples = [train.data.Example("test", qa_input(q, CONTEXT), a) for q, a in QUESTIONS]
-    labelled = distill.label_batch(teacher, teacher_tokenizer, examples, student_rows)
+    labelled = distill.label_batch(teacher, teacher_tokenizer, examples(), student_rows)
     for (_, labels), row in zip(student_rows, labelled):
         assert row["top_ids"][:, 0].tolist() == labels
         assert row["top_logprobs"].shape == (len(labels), distill.TOP_K)
