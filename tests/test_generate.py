@@ -108,18 +108,21 @@ def test_no_answer_is_scored_as_a_log_probability(generator, squad_requests):
 
 
 def test_int8_quantization_keeps_grounded_decoding_and_its_quality(generator, squad_dev):
-    """int8 answers are quotes, and on 48 answerable SQuAD v2 dev questions their F1 stays
-    within 10 points of fp32's (all 6,307 measured 0.6 apart; a sample this size varies more,
-    and the rounding of int8 kernels differs between CPU vendors)."""
+    """int8 answers are quotes, and on 473 answerable SQuAD v2 dev questions (ten articles) their
+    F1 stays within 8 points of fp32's. Measured on an AMD EPYC: 2.5 apart over the 473, but -8
+    to +6 over slices of 48 questions, and int8 kernels round differently between CPUs, so a
+    small sample cannot tell a broken quantization from chance."""
     from newsqa.metrics import best_over_golds, f1_score
 
     quantized = Seq2SeqGenerator(device="cpu", batch_size=8, precision="int8")
-    rows = [
-        (qa_request(qa["question"], p["context"]), [a["text"] for a in qa["answers"]])
-        for p in squad_dev[2]["paragraphs"][:16]
-        for qa in p["qas"]
-        if not qa["is_impossible"]
-    ][:48]
+    rows = []
+    for article in squad_dev[2:12]:
+        rows += [
+            (qa_request(qa["question"], p["context"]), [a["text"] for a in qa["answers"]])
+            for p in article["paragraphs"][:16]
+            for qa in p["qas"]
+            if not qa["is_impossible"]
+        ][:48]
     requests = [Request(text, start) for (text, start), _ in rows]
     scores = {}
     for name, model in (("int8", quantized), ("fp32", generator)):
@@ -128,8 +131,8 @@ def test_int8_quantization_keeps_grounded_decoding_and_its_quality(generator, sq
         scores[name] = sum(
             best_over_golds(f1_score, b[0].text, golds) for b, (_, golds) in zip(beams, rows)
         ) / len(rows)
-    assert len(rows) == 48
-    assert abs(scores["int8"] - scores["fp32"]) <= 0.10, scores
+    assert len(rows) == 473
+    assert abs(scores["int8"] - scores["fp32"]) <= 0.08, scores
     assert scores["int8"] >= 0.5, scores
 
 
