@@ -1,6 +1,7 @@
 """Distil newsqa-base into newsqa-mini: the teacher's next-token distributions as soft targets.
 
     python -m models.distill label --minutes 35    # newsqa-base reads QA examples (resumable)
+    python -m models.distill label --news          # ... and news questions it never trained on
     python -m models.distill train --minutes 35 --output models/runs/newsqa-mini-distilled
 
 ``label`` runs newsqa-base (the installed encoder plus the shipped delta) teacher-forced over
@@ -8,9 +9,12 @@ the gold answers of QA training examples (SQuAD, its human-written and generated
 TweetQA and its negatives; one data seed, shuffled) and keeps, at every answer position, the
 teacher's ``TOP_K`` most likely tokens and their log-probabilities in newsqa-mini's vocabulary.
 Shards are written atomically under ``models/runs/teacher/``; a stopped run goes on after the
-last shard. ``train`` continues the shipped newsqa-mini on those examples with
+last shard. ``label --news`` labels the news questions of ``data.news_examples`` instead (made
+from the summary data's BBC and Inshorts articles; neither model trained on them) into
+``models/runs/teacher/news/``. ``train`` continues the shipped newsqa-mini on those examples with
 ``(1 - alpha) * cross-entropy(gold) + alpha * cross-entropy(teacher top-k)`` (summary and
-headline examples, a tenth of the mix as in ``models.train``, on gold targets alone), validates on
+headline examples, a tenth of the mix as in ``models.train``, on gold targets alone; with
+``--gold-qa N``, N more QA examples on gold targets alone), validates on
 ``models.train``'s held-out set and exports the best weights only when they score better than
 the shipped ones (or ``--export-always``).
 """
@@ -32,6 +36,9 @@ from models import data, train
 from newsqa.base_model import BERT_OFFSET, SPECIAL_ROWS, load_newsqa_base
 
 TEACHER_DIR = train.RUNS / "teacher"
+NEWS_TEACHER_DIR = TEACHER_DIR / "news"
+NEWS_COPIES = 2
+"""Windows of each kind per news question: about 800 training questions, labelled twice."""
 TOP_K = 16
 SHARD_EXAMPLES = 256
 LABEL_SEED = 50
@@ -69,6 +76,15 @@ def qa_examples(seed: int) -> list[data.Example]:
     examples, _ = data.build(seed=seed)
     chosen = [e for e in examples if e.source in QA_SOURCES]
     random.Random(seed).shuffle(chosen)
+    return chosen
+
+
+def news_examples(seed: int) -> list[data.Example]:
+    """The training part of ``data.news_examples``: questions on news articles, asked of their
+    sentence's window, of the window without it and of a neighbouring article."""
+    rng = random.Random(seed)
+    chosen, _ = data.news_examples(data.SHARED_DATA / "summ-train.jsonl.gz", rng, NEWS_COPIES)
+    rng.shuffle(chosen)
     return chosen
 
 
@@ -115,12 +131,14 @@ def label(args) -> None:
     """Label examples shard by shard until the time budget is spent."""
     torch.set_num_threads(os.cpu_count() or 1)
     deadline = time.time() + args.minutes * 60
-    TEACHER_DIR.mkdir(parents=True, exist_ok=True)
-    examples = qa_examples(args.seed)
+    folder = NEWS_TEACHER_DIR if args.news else TEACHER_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    examples = news_examples(args.seed) if args.news else qa_examples(args.seed)
     student_tokenizer = AutoTokenizer.from_pretrained(train.minilm_path())
     teacher_tokenizer, teacher = load_newsqa_base()
-    done = len(list(TEACHER_DIR.glob("shard-*.pt")))
-    print(f"{len(examples)} QA examples; {done} shards labelled already", flush=True)
+    done = len(list(folder.glob("shard-*.pt")))
+    kind = "news" if args.news else "QA"
+    print(f"{len(examples)} {kind} examples; {done} shards labelled already", flush=True)
     started = time.time()
     while time.time() < deadline:
         part = examples[done * SHARD_EXAMPLES : (done + 1) * SHARD_EXAMPLES]
@@ -137,7 +155,7 @@ def label(args) -> None:
                 [part[i] for i in chosen],
                 [student_rows[i] for i in chosen],
             )
-        path = TEACHER_DIR / f"shard-{done:05d}.pt"
+        path = folder / f"shard-{done:05d}.pt"
         torch.save({"seed": args.seed, "rows": rows}, path.with_suffix(".tmp"))
         os.replace(path.with_suffix(".tmp"), path)
         done += 1
@@ -146,10 +164,31 @@ def label(args) -> None:
 
 
 def load_labelled() -> list[dict]:
+    """Every labelled example: the QA shards, then the news shards."""
     rows = []
-    for path in sorted(TEACHER_DIR.glob("shard-*.pt")):
-        rows += torch.load(path)["rows"]
+    for folder in (TEACHER_DIR, NEWS_TEACHER_DIR):
+        for path in sorted(folder.glob("shard-*.pt")):
+            rows += torch.load(path)["rows"]
     return rows
+
+
+def agreement(rows: list[dict]) -> dict[str, dict]:
+    """Per source: how often the teacher's likeliest first token is the gold one, and the mean
+    probability it gives that likeliest token (near 1: the soft targets say little beyond gold)."""
+    found: dict[str, list[tuple[bool, float]]] = {}
+    for row in rows:
+        if "top_ids" not in row:
+            continue
+        top = (int(row["top_ids"][0, 0]) == row["labels"][0], math.exp(row["top_logprobs"][0, 0]))
+        found.setdefault(row["source"], []).append(top)
+    return {
+        source: {
+            "examples": len(pairs),
+            "top1_is_gold": round(sum(a for a, _ in pairs) / len(pairs), 3),
+            "top1_probability": round(sum(p for _, p in pairs) / len(pairs), 3),
+        }
+        for source, pairs in sorted(found.items())
+    }
 
 
 def collate(rows: list[dict], device) -> dict[str, torch.Tensor]:
@@ -196,12 +235,21 @@ def fit(args) -> None:
     train.freeze_word_embeddings(model)
     model.train()
     rows = load_labelled()
-    summaries = [e for e in data.build(seed=LABEL_SEED)[0] if e.source not in QA_SOURCES]
+    taught = agreement(rows)
+    print(json.dumps({"teacher_agreement": taught}), flush=True)
+    built = data.build(seed=LABEL_SEED)[0]
+    gold_qa = [e for e in built if e.source in QA_SOURCES][: args.gold_qa]
+    rows += [{"input": i, "labels": t} for i, t in train.tokenize(tokenizer, gold_qa)]
+    summaries = [e for e in built if e.source not in QA_SOURCES]
     kept = summaries[: int(len(rows) * args.summary_share / (1 - args.summary_share))]
     rows += [{"input": i, "labels": t} for i, t in train.tokenize(tokenizer, kept)]
     _, validation = data.build(seed=0)
     validation = random.Random(1).sample(validation, min(args.validation_size, len(validation)))
-    print(f"{len(rows)} examples ({len(kept)} summaries), {len(validation)} held out", flush=True)
+    print(
+        f"{len(rows)} examples ({len(gold_qa)} QA and {len(kept)} summaries on gold alone), "
+        f"{len(validation)} held out",
+        flush=True,
+    )
 
     def autocast():
         return torch.autocast("cpu", enabled=False)
@@ -272,6 +320,8 @@ def fit(args) -> None:
         "distilled": {
             "teacher": "newsqa-base",
             "examples": len(rows),
+            "gold_qa": len(gold_qa),
+            "teacher_agreement": taught,
             "examples_seen": seen,
             "alpha": args.alpha,
             "minutes": args.minutes,
@@ -293,6 +343,9 @@ def main() -> None:
     labelling.add_argument("--minutes", type=float, default=30)
     labelling.add_argument("--batch-size", type=int, default=32)
     labelling.add_argument("--seed", type=int, default=LABEL_SEED)
+    labelling.add_argument(
+        "--news", action="store_true", help="label the news questions (models/runs/teacher/news)"
+    )
     fitting = commands.add_parser("train", help="newsqa-mini on gold and teacher targets")
     fitting.add_argument("--minutes", type=float, default=30)
     fitting.add_argument("--batch-size", type=int, default=32)
@@ -302,6 +355,12 @@ def main() -> None:
         type=float,
         default=0.1,
         help="share of summary and headline examples (gold targets only), as in models.train",
+    )
+    fitting.add_argument(
+        "--gold-qa",
+        type=int,
+        default=0,
+        help="QA examples on gold targets alone, beside the labelled ones",
     )
     fitting.add_argument("--lr-encoder", type=float, default=5e-5)
     fitting.add_argument("--lr-decoder", type=float, default=2e-4)

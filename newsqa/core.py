@@ -47,8 +47,8 @@ class NewsQA:
     ``newsqa-base``, an installed local chat model (``smollm2``), a ``.gguf`` file, or any
     Hugging Face seq2seq or chat model's name or local folder. ``grounded`` (default: on for
     our models and chat models) makes every answer a quote of the article. ``precision`` is how the
-    generator runs on CPU: auto (bf16 on CPUs with AMX, else fp32), fp32, bf16 or int8 (faster,
-    answers a little worse); ``$NEWSQA_PRECISION`` sets the default.
+    generator runs on CPU: auto (fp32 on every CPU: the same answers anywhere), fp32, bf16 or int8
+    (faster, answers a little worse); ``$NEWSQA_PRECISION`` sets the default.
 
     ``Answer.confidence`` is the probability that an answer is right, from the model's
     calibrator (``calibration.json`` beside it, fitted on questions held out of training). An

@@ -69,7 +69,7 @@ def test_the_loss_mixes_gold_and_teacher_targets():
 )
 def test_the_teacher_reads_the_gold_answers_back():
     """newsqa-base, teacher-forced on the gold answers: its most likely token at each position
-    is the gold one (the count, and the refusal of an off-topic question)."""
+    is the gold one (the count, and the refusal of an off-topic question), as `agreement` says."""
     from newsqa.base_model import load_newsqa_base
 
     student_tokenizer = AutoTokenizer.from_pretrained(train.SHIPPED)
@@ -80,3 +80,6 @@ def test_the_teacher_reads_the_gold_answers_back():
         assert row["top_ids"][:, 0].tolist() == labels
         assert row["top_logprobs"].shape == (len(labels), distill.TOP_K)
         assert (row["top_logprobs"][:, 0].float().exp() > 0.5).all()
+    summary = distill.agreement(labelled)
+    assert summary["test"]["examples"] == 2 and summary["test"]["top1_is_gold"] == 1.0
+    assert 0.5 < summary["test"]["top1_probability"] <= 1.0
