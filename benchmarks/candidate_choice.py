@@ -26,18 +26,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from calibrate import CACHE  # noqa: E402
 from common import add_precision_option, print_table, write_result  # noqa: E402
+from eval_qa import candidate_cache  # noqa: E402
 from qa_sets import SETS, sample, score_f1  # noqa: E402
 
 from newsqa import NewsQA  # noqa: E402
 from newsqa.answer import Candidate  # noqa: E402
 from newsqa.confidence import FEATURES  # noqa: E402
-
-
-def answer_text(candidate: Candidate) -> str:
-    start, end = candidate.article_span
-    return candidate.passage.text[start:end]
 
 
 def pairwise_upper_bound(questions: list[tuple[dict, list, list]], calibrator) -> float:
@@ -91,11 +86,9 @@ def main() -> None:
     args = parser.parse_args()
 
     qa = NewsQA(device="cpu", precision=args.precision)
-    settings = f"newsqa-mini_{qa.generator.precision}_False"
-    settings += f"_{args.tag}" if args.tag else ""
     results, table = {}, []
     for name in args.sets:
-        cache = CACHE / f"eval_qa_{name}_{settings}_{args.limit}.pkl.gz"
+        cache = candidate_cache(name, qa, None, False, args.tag, args.limit)
         if not cache.exists():
             parser.error(f"no kept candidates at {cache}: run eval_qa.py with the same settings")
         with gzip.open(cache, "rb") as handle:
@@ -104,9 +97,7 @@ def main() -> None:
         for row in sample(SETS[name](), args.limit):
             if row["golds"]:
                 found = kept[row["id"]]
-                questions.append(
-                    (row, found, [score_f1(answer_text(c), row["golds"]) for c in found])
-                )
+                questions.append((row, found, [score_f1(c.text, row["golds"]) for c in found]))
 
         def chosen(passages: int, questions=questions) -> float:
             total = 0.0

@@ -139,6 +139,16 @@ def refreshed(candidate: Candidate) -> Candidate:
     return replace(candidate, features=confidence.features(candidate.evidence))
 
 
+def candidate_cache(
+    name: str, qa: NewsQA, model: str | None, free: bool, tag: str, limit: int | None
+) -> Path:
+    """Where a run on set ``name`` with these settings keeps its candidates."""
+    settings = f"{model or 'newsqa-mini'}_{qa.generator.precision}_{free}"
+    settings += "" if qa.generator.fast else "_reference"  # $NEWSQA_DECODING=reference
+    settings += f"_{tag}" if tag else ""
+    return CACHE / f"eval_qa_{name}_{settings}_{limit}.pkl.gz".replace("/", "-")
+
+
 def evaluate(qa: NewsQA, rows: list[dict], cache: Path, reuse: bool) -> dict:
     """Scores at the default and strict bars, the frontier and the reliability table."""
     found = candidates(qa, rows, cache, reuse)
@@ -217,10 +227,7 @@ def main() -> None:
     results, table = {}, []
     for name in args.sets:
         rows = sample(SETS[name](), args.limit)
-        settings = f"{args.model or 'newsqa-mini'}_{qa.generator.precision}_{args.free}"
-        settings += "" if qa.generator.fast else "_reference"  # $NEWSQA_DECODING=reference
-        settings += f"_{args.tag}" if args.tag else ""
-        cache = CACHE / f"eval_qa_{name}_{settings}_{args.limit}.pkl.gz".replace("/", "-")
+        cache = candidate_cache(name, qa, args.model, args.free, args.tag, args.limit)
         result = evaluate(qa, rows, cache, args.reuse)
         results[name] = result
         for setting in ("default", "strict", "abstention_off"):
