@@ -29,6 +29,7 @@ from qa_sets import SETS, collect, sample, score_f1  # noqa: E402
 from newsqa import NewsQA, confidence  # noqa: E402
 from newsqa.answer import Candidate, decide, verify  # noqa: E402
 from newsqa.calibration import reliability  # noqa: E402
+from newsqa.core import CHUNK_TOKENS  # noqa: E402
 from newsqa.metrics import best_over_golds, exact_match, f1_score  # noqa: E402
 
 FRONTIER = (50, 60, 70)
@@ -146,6 +147,8 @@ def candidate_cache(
     settings = f"{model or 'newsqa-mini'}_{qa.generator.precision}_{free}"
     settings += "" if qa.generator.fast else "_reference"  # $NEWSQA_DECODING=reference
     settings += f"_{tag}" if tag else ""
+    if (qa.chunk_tokens, qa.top_k) != (CHUNK_TOKENS, 4):
+        settings += f"_chunks{qa.chunk_tokens}x{qa.top_k}"
     return CACHE / f"eval_qa_{name}_{settings}_{limit}.pkl.gz".replace("/", "-")
 
 
@@ -221,9 +224,23 @@ def main() -> None:
         action="store_true",
         help="replay the decisions on the candidates an earlier run with the same settings kept",
     )
+    parser.add_argument(
+        "--chunk-tokens",
+        type=int,
+        default=CHUNK_TOKENS,
+        help=f"passage bound in embedder tokens (default {CHUNK_TOKENS})",
+    )
+    parser.add_argument("--top-k", type=int, default=4, help="passages read per question")
     args = parser.parse_args()
 
-    qa = NewsQA(device="cpu", model=args.model, grounded=not args.free, precision=args.precision)
+    qa = NewsQA(
+        device="cpu",
+        model=args.model,
+        grounded=not args.free,
+        precision=args.precision,
+        top_k=args.top_k,
+        chunk_tokens=args.chunk_tokens,
+    )
     results, table = {}, []
     for name in args.sets:
         rows = sample(SETS[name](), args.limit)
@@ -265,6 +282,8 @@ def main() -> None:
             "model": args.model or "newsqa-mini",
             "limit": args.limit,
             "precision": qa.generator.precision,
+            "chunk_tokens": qa.chunk_tokens,
+            "top_k": qa.top_k,
             "results": results,
         },
     )

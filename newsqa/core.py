@@ -23,6 +23,8 @@ from newsqa.stories import Story, article_vectors, grouping_texts, grouping_vect
 CHUNK_TOKENS = 128
 """Chunk bound in embedding-model tokens: what all-MiniLM-L6-v2 was trained on, and what the
 bundled generator sees as one context."""
+MIN_CHUNK_TOKENS = 16
+"""The smallest chunk bound ``NewsQA`` accepts: a sentence's worth of tokens."""
 GROUP_BATCH = 64
 """Ungrouped articles embedded and placed per commit by ``NewsQA.group_stories``."""
 GROUP_PROGRESS_FROM = 200
@@ -58,6 +60,8 @@ class NewsQA:
     ``verify=True`` (or ``$NEWSQA_VERIFY=1``; newsqa-mini, fp32 or bf16) has a second model, the
     answer verifier, read each candidate with its sentence and uses the calibrator fitted with
     it: confidence that separates right from wrong better, about 30 ms more per question.
+    ``top_k`` passages are read per question; ``chunk_tokens`` bounds a passage (embedder
+    tokens) for articles added from here on (the model card's "Wider passages" measures both).
     """
 
     def __init__(
@@ -67,6 +71,7 @@ class NewsQA:
         model: str | None = None,
         embedder: str | None = None,
         top_k: int = 4,
+        chunk_tokens: int = CHUNK_TOKENS,
         grounded: bool | None = None,
         precision: str | None = None,
         min_confidence: float | None = None,
@@ -79,7 +84,15 @@ class NewsQA:
         self.embedder = Embedder(
             embedder or os.environ.get("NEWSQA_EMBEDDER") or DEFAULT_EMBEDDER, device=self.device
         )
+        if top_k < 1:
+            raise InputError(f"top_k is how many passages to read: {top_k} is below 1")
+        if not MIN_CHUNK_TOKENS <= chunk_tokens <= self.generator.max_input_tokens:
+            raise InputError(
+                f"chunk_tokens must be {MIN_CHUNK_TOKENS} to "
+                f"{self.generator.max_input_tokens} (what the model reads), not {chunk_tokens}"
+            )
         self.top_k = top_k
+        self.chunk_tokens = chunk_tokens
         if verify is None:
             verify = os.environ.get("NEWSQA_VERIFY", "").strip() not in ("", "0")
         self.calibrator = self._calibrator(verify)
@@ -176,7 +189,9 @@ class NewsQA:
         document = (ingest.load_text if as_text else ingest.load)(source, title=title)
         if given is not None:
             document = replace(document, published=given)
-        article, sentences, chunks = split_document(document, self.embedder.count_tokens)
+        article, sentences, chunks = split_document(
+            document, self.embedder.count_tokens, self.chunk_tokens
+        )
         vectors = self.embedder.encode([c.text for c in chunks], progress=len(chunks) > 256)
         # The story texts in a batch of their own: the chunks' vectors stay exactly as before.
         lead, named = grouping_texts(article.title, [s.text for s in sentences])
@@ -521,7 +536,9 @@ class NewsQA:
 
 
 def split_document(
-    document: ingest.Document, count_tokens: Callable[[str], int]
+    document: ingest.Document,
+    count_tokens: Callable[[str], int],
+    chunk_tokens: int = CHUNK_TOKENS,
 ) -> tuple[Article, list[Sentence], list[Chunk]]:
     """A cleaned document's article (its id: the text's hash), sentences and chunks: all that
     ``NewsQA.prepare`` makes but the vectors (``newsqa.batch`` runs the two steps apart)."""
@@ -532,7 +549,7 @@ def split_document(
     sentences = split_sentences(document.text)
     if not sentences:
         raise InputError(f"{document.source} holds no sentences")
-    chunks = chunk_sentences(document.text, sentences, count_tokens, max_tokens=CHUNK_TOKENS)
+    chunks = chunk_sentences(document.text, sentences, count_tokens, max_tokens=chunk_tokens)
     return article, sentences, chunks
 
 

@@ -180,3 +180,21 @@ def test_models_load_once_per_process(qa):
     assert newsqa.NewsQA(device="cpu", precision=other_precision).generator.model is not (
         qa.generator.model
     )
+
+
+def test_passage_size_and_count_are_the_callers_to_choose(seed_text):
+    """``chunk_tokens`` bounds the passages an added article is split into, ``top_k`` how many
+    a question reads; values the model cannot read are refused in one line."""
+    default = newsqa.NewsQA(device="cpu")
+    narrow = newsqa.NewsQA(device="cpu", chunk_tokens=48, top_k=2)
+    wide = default.prepare(seed_text, as_text=True).chunks
+    split = narrow.prepare(seed_text, as_text=True).chunks
+    assert len(split) > len(wide)
+    assert all(narrow.embedder.count_tokens(c.text) <= 48 for c in split)
+    narrow.add_text(seed_text)
+    answer = narrow.ask(COUNT_QUESTION)
+    assert "46" in answer.text
+    assert len(narrow.retrieve_many([COUNT_QUESTION], None, narrow.top_k)[0]) == 2
+    for bad in ({"chunk_tokens": 8}, {"chunk_tokens": 100_000}, {"top_k": 0}):
+        with pytest.raises(InputError, match="chunk_tokens|top_k"):
+            newsqa.NewsQA(device="cpu", **bad)
