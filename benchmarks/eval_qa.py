@@ -29,7 +29,7 @@ from qa_sets import SETS, collect, sample, score_f1  # noqa: E402
 from newsqa import NewsQA, confidence  # noqa: E402
 from newsqa.answer import Candidate, decide, verify  # noqa: E402
 from newsqa.calibration import reliability  # noqa: E402
-from newsqa.core import CHUNK_TOKENS  # noqa: E402
+from newsqa.core import CHUNK_TOKENS, TOP_K  # noqa: E402
 from newsqa.metrics import best_over_golds, exact_match, f1_score  # noqa: E402
 
 FRONTIER = (50, 60, 70)
@@ -147,7 +147,7 @@ def candidate_cache(
     settings = f"{model or 'newsqa-mini'}_{qa.generator.precision}_{free}"
     settings += "" if qa.generator.fast else "_reference"  # $NEWSQA_DECODING=reference
     settings += f"_{tag}" if tag else ""
-    if (qa.chunk_tokens, qa.top_k) != (CHUNK_TOKENS, 4):
+    if (qa.chunk_tokens, qa.top_k) != (CHUNK_TOKENS, TOP_K):
         settings += f"_chunks{qa.chunk_tokens}x{qa.top_k}"
     return CACHE / f"eval_qa_{name}_{settings}_{limit}.pkl.gz".replace("/", "-")
 
@@ -230,7 +230,7 @@ def main() -> None:
         default=CHUNK_TOKENS,
         help=f"passage bound in embedder tokens (default {CHUNK_TOKENS})",
     )
-    parser.add_argument("--top-k", type=int, default=4, help="passages read per question")
+    parser.add_argument("--top-k", type=int, default=TOP_K, help="passages read per question")
     args = parser.parse_args()
 
     qa = NewsQA(

@@ -23,6 +23,8 @@ from newsqa.stories import Story, article_vectors, grouping_texts, grouping_vect
 CHUNK_TOKENS = 128
 """Chunk bound in embedding-model tokens: what all-MiniLM-L6-v2 was trained on, and what the
 bundled generator sees as one context."""
+TOP_K = 4
+"""Passages read per question by default."""
 MIN_CHUNK_TOKENS = 16
 """The smallest chunk bound ``NewsQA`` accepts: a sentence's worth of tokens."""
 GROUP_BATCH = 64
@@ -70,7 +72,7 @@ class NewsQA:
         device: str | None = "auto",
         model: str | None = None,
         embedder: str | None = None,
-        top_k: int = 4,
+        top_k: int = TOP_K,
         chunk_tokens: int = CHUNK_TOKENS,
         grounded: bool | None = None,
         precision: str | None = None,
@@ -78,12 +80,8 @@ class NewsQA:
         strict: bool = False,
         verify: bool | None = None,
     ):
-        self.library = Library(path)
         self.generator = Seq2SeqGenerator(model, device=device, precision=precision)
         self.device = self.generator.device
-        self.embedder = Embedder(
-            embedder or os.environ.get("NEWSQA_EMBEDDER") or DEFAULT_EMBEDDER, device=self.device
-        )
         if top_k < 1:
             raise InputError(f"top_k is how many passages to read: {top_k} is below 1")
         if not MIN_CHUNK_TOKENS <= chunk_tokens <= self.generator.max_input_tokens:
@@ -91,6 +89,10 @@ class NewsQA:
                 f"chunk_tokens must be {MIN_CHUNK_TOKENS} to "
                 f"{self.generator.max_input_tokens} (what the model reads), not {chunk_tokens}"
             )
+        self.library = Library(path)
+        self.embedder = Embedder(
+            embedder or os.environ.get("NEWSQA_EMBEDDER") or DEFAULT_EMBEDDER, device=self.device
+        )
         self.top_k = top_k
         self.chunk_tokens = chunk_tokens
         if verify is None:

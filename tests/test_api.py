@@ -182,12 +182,11 @@ def test_models_load_once_per_process(qa):
     )
 
 
-def test_passage_size_and_count_are_the_callers_to_choose(seed_text):
+def test_passage_size_and_count_are_the_callers_to_choose(qa, seed_text):
     """``chunk_tokens`` bounds the passages an added article is split into, ``top_k`` how many
     a question reads; values the model cannot read are refused in one line."""
-    default = newsqa.NewsQA(device="cpu")
     narrow = newsqa.NewsQA(device="cpu", chunk_tokens=48, top_k=2)
-    wide = default.prepare(seed_text, as_text=True).chunks
+    wide = qa.prepare(seed_text, as_text=True).chunks
     split = narrow.prepare(seed_text, as_text=True).chunks
     assert len(split) > len(wide)
     assert all(narrow.embedder.count_tokens(c.text) <= 48 for c in split)
